@@ -1,0 +1,89 @@
+//! Memory of a process, read from `/proc/PID/status` (Linux).
+
+use anyhow::Context;
+use serde::Serialize;
+
+/// One reading of a process's memory, in KiB as the kernel reports it.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct MemorySample {
+    /// Resident set size.
+    pub vm_rss_kib: u64,
+    /// Peak resident set size since the process started.
+    pub vm_hwm_kib: u64,
+    /// Resident anonymous memory (heap, stacks).
+    pub rss_anon_kib: u64,
+    /// Resident file-backed memory (the mapped executable and libraries).
+    pub rss_file_kib: u64,
+    pub threads: u64,
+}
+
+impl MemorySample {
+    pub fn read(pid: u32) -> anyhow::Result<MemorySample> {
+        let path = format!("/proc/{pid}/status");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+        Ok(MemorySample::parse(&text))
+    }
+
+    fn parse(status: &str) -> MemorySample {
+        let mut sample = MemorySample::default();
+        for line in status.lines() {
+            let Some((key, rest)) = line.split_once(':') else {
+                continue;
+            };
+            let value = rest
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            match key {
+                "VmRSS" => sample.vm_rss_kib = value,
+                "VmHWM" => sample.vm_hwm_kib = value,
+                "RssAnon" => sample.rss_anon_kib = value,
+                "RssFile" => sample.rss_file_kib = value,
+                "Threads" => sample.threads = value,
+                _ => {}
+            }
+        }
+        sample
+    }
+
+    /// `12.3 MiB RSS (anon 8.1, file 4.2; peak 20.0 MiB; 3 threads)`.
+    pub fn line(&self) -> String {
+        format!(
+            "{:.1} MiB RSS (anon {:.1}, file {:.1}; peak {:.1} MiB; {} threads)",
+            mib(self.vm_rss_kib),
+            mib(self.rss_anon_kib),
+            mib(self.rss_file_kib),
+            mib(self.vm_hwm_kib),
+            self.threads
+        )
+    }
+}
+
+pub fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_status() {
+        let text = "Name:\tconvene\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\nRssAnon:\t    8192 kB\nRssFile:\t    2048 kB\nThreads:\t3\n";
+        let s = MemorySample::parse(text);
+        assert_eq!(s.vm_rss_kib, 10240);
+        assert_eq!(s.vm_hwm_kib, 20480);
+        assert_eq!(s.rss_anon_kib, 8192);
+        assert_eq!(s.rss_file_kib, 2048);
+        assert_eq!(s.threads, 3);
+        assert!(s.line().starts_with("10.0 MiB RSS"));
+    }
+
+    #[test]
+    fn reads_own_process() {
+        let s = MemorySample::read(std::process::id()).unwrap();
+        assert!(s.vm_rss_kib > 0);
+        assert!(s.threads >= 1);
+    }
+}

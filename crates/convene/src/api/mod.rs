@@ -1,0 +1,85 @@
+//! REST/JSON API under `/api/v1`, described by `/api/openapi.json`. The web UI uses
+//! the same API.
+
+mod admin;
+mod extract;
+mod openapi;
+mod rooms;
+mod session;
+mod users;
+
+pub use extract::{Id, JsonBody};
+
+/// The login rule of the API, for the command line.
+pub fn check_login_cli(login: &str) -> anyhow::Result<()> {
+    users::check_login(login).map_err(|e| anyhow::anyhow!(e.message))
+}
+
+use crate::server::AppState;
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/openapi.json", get(openapi::document))
+        .route("/api/v1/login", post(session::login))
+        .route("/api/v1/logout", post(session::logout))
+        .route("/api/v1/me", get(session::me))
+        .route("/api/v1/rooms", get(rooms::list).post(rooms::create))
+        .route(
+            "/api/v1/rooms/{id}",
+            get(rooms::show).put(rooms::update).delete(rooms::delete),
+        )
+        .route("/api/v1/rooms/{id}/enter", post(rooms::enter))
+        .route("/api/v1/rooms/{id}/participants", get(rooms::participants))
+        .route("/api/v1/users", get(users::list).post(users::create))
+        .route(
+            "/api/v1/users/{id}",
+            get(users::show).put(users::update).delete(users::delete),
+        )
+        .route("/api/v1/servers", get(admin::servers))
+        .route("/api/v1/connections", get(admin::connections))
+        .route(
+            "/api/v1/connections/{id}",
+            axum::routing::delete(admin::kick_connection),
+        )
+        .route("/room/{id}", get(rooms::room_page))
+}
+
+/// The client's address: the socket peer, or the first X-Forwarded-For hop when the
+/// node is configured to sit behind a trusted reverse proxy.
+pub fn client_addr(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> String {
+    if state.config.trust_forwarded_for
+        && let Some(forwarded) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
+    {
+        return forwarded.to_string();
+    }
+    peer.ip().to_string()
+}
+
+/// Counts and times every request by route template (not raw path, to bound labels).
+pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let response = next.run(req).await;
+    state
+        .metrics
+        .observe_request(&method, &route, response.status().as_u16(), start.elapsed());
+    response
+}

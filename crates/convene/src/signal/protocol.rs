@@ -1,0 +1,216 @@
+//! The frames of `docs/protocol.md`, as types.
+
+use crate::ids::{ConnectionId, RoomId, UserId};
+use crate::store::{ChatRow, RoomRow};
+use crate::time::rfc3339;
+use serde::{Deserialize, Serialize};
+
+/// Longest chat message, in characters.
+pub const MAX_CHAT_CHARS: usize = 2000;
+
+/// A frame from the client.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    Chat { text: String },
+    Hand { raised: bool },
+    LowerHand { participant_id: ConnectionId },
+    Kick { participant_id: ConnectionId },
+    GrantModerator { participant_id: ConnectionId },
+    RevokeModerator { participant_id: ConnectionId },
+    AskMute { participant_id: ConnectionId },
+    Ping { #[serde(default)] nonce: Option<String> },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserView {
+    pub id: UserId,
+    pub login: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ParticipantView {
+    pub id: ConnectionId,
+    pub user: UserView,
+    pub moderator: bool,
+    pub hand_raised: bool,
+    pub since: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomView {
+    pub id: RoomId,
+    pub name: String,
+    pub kind: &'static str,
+    pub capacity: i64,
+}
+
+impl From<&RoomRow> for RoomView {
+    fn from(r: &RoomRow) -> Self {
+        RoomView {
+            id: r.id,
+            name: r.name.clone(),
+            kind: r.kind.as_str(),
+            capacity: r.capacity,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatView {
+    pub id: i64,
+    /// The sending connection, when it is known (history may predate it).
+    pub participant_id: Option<ConnectionId>,
+    pub user: UserView,
+    pub text: String,
+    pub sent_at: String,
+}
+
+impl ChatView {
+    pub fn from_row(row: &ChatRow, participant_id: Option<ConnectionId>) -> Self {
+        ChatView {
+            id: row.id,
+            participant_id,
+            user: UserView {
+                id: row.user_id.unwrap_or(UserId(0)),
+                login: row.login.clone(),
+                display_name: row.display_name.clone(),
+            },
+            text: row.body.clone(),
+            sent_at: rfc3339(row.sent_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerRef {
+    pub id: crate::ids::NodeId,
+    pub name: String,
+}
+
+/// A frame from the server.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg<'a> {
+    Welcome {
+        you: &'a ParticipantView,
+        room: RoomView,
+        participants: Vec<&'a ParticipantView>,
+        history: Vec<ChatView>,
+        server: ServerRef,
+    },
+    Joined { participant: &'a ParticipantView },
+    Left { participant_id: &'a ConnectionId, reason: &'a str },
+    Chat { message: ChatView },
+    Hand { participant_id: &'a ConnectionId, raised: bool },
+    Moderator { participant_id: &'a ConnectionId, moderator: bool, by: &'a ConnectionId },
+    MuteRequested { by: &'a ParticipantView },
+    RoomUpdated { room: RoomView },
+    Error { code: &'a str, message: &'a str },
+    Pong { nonce: Option<&'a str> },
+}
+
+impl ServerMsg<'_> {
+    pub fn to_frame(&self) -> std::sync::Arc<str> {
+        serde_json::to_string(self)
+            .expect("server frames always serialise")
+            .into()
+    }
+}
+
+/// Why a participant left, as `left.reason` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaveReason {
+    Left,
+    Kicked,
+    Timeout,
+    Shutdown,
+    RoomDeleted,
+    Slow,
+    Error,
+}
+
+impl LeaveReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaveReason::Left => "left",
+            LeaveReason::Kicked => "kicked",
+            LeaveReason::Timeout => "timeout",
+            LeaveReason::Shutdown => "shutdown",
+            LeaveReason::RoomDeleted => "room_deleted",
+            LeaveReason::Slow => "slow",
+            LeaveReason::Error => "error",
+        }
+    }
+}
+
+/// WebSocket close codes of `docs/protocol.md`.
+pub mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+    pub const INTERNAL: u16 = 1011;
+    pub const KICKED: u16 = 4001;
+    pub const ACCESS_WITHDRAWN: u16 = 4003;
+    pub const TOO_SLOW: u16 = 4008;
+    pub const ROOM_FULL: u16 = 4009;
+    pub const BAD_TOKEN: u16 = 4401;
+}
+
+/// A close the server decided on: code and a sentence for people.
+#[derive(Debug, Clone)]
+pub struct CloseFrame {
+    pub code: u16,
+    pub reason: String,
+}
+
+impl CloseFrame {
+    pub fn new(code: u16, reason: impl Into<String>) -> Self {
+        CloseFrame {
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Cleans chat text: trims it, drops control characters other than newline and tab.
+pub fn clean_chat(text: &str) -> Result<String, &'static str> {
+    let cleaned: String = text
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect();
+    if cleaned.is_empty() {
+        return Err("the message is empty");
+    }
+    if cleaned.chars().count() > MAX_CHAT_CHARS {
+        return Err("the message is longer than 2000 characters");
+    }
+    Ok(cleaned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_client_frames() {
+        let m: ClientMsg = serde_json::from_str(r#"{"type":"chat","text":"hi"}"#).unwrap();
+        assert!(matches!(m, ClientMsg::Chat { text } if text == "hi"));
+        let m: ClientMsg = serde_json::from_str(r#"{"type":"kick","participant_id":"ab"}"#).unwrap();
+        assert!(matches!(m, ClientMsg::Kick { .. }));
+        assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"launch_missiles"}"#).is_err());
+        assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"chat"}"#).is_err());
+        assert!(serde_json::from_str::<ClientMsg>("not json").is_err());
+    }
+
+    #[test]
+    fn chat_text_is_cleaned_and_bounded() {
+        assert_eq!(clean_chat("  hello\u{0007} ").unwrap(), "hello");
+        assert!(clean_chat("   ").is_err());
+        assert!(clean_chat(&"x".repeat(2001)).is_err());
+        assert!(clean_chat(&"é".repeat(2000)).is_ok());
+    }
+}

@@ -1,0 +1,201 @@
+//! Accounts.
+
+use super::{Store, flag};
+use crate::ids::UserId;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything, in the web UI and the API.
+    Admin,
+    /// Enters rooms; moderates those they moderate.
+    User,
+    /// An integration: the API with a Bearer token only, never the web UI.
+    Webservice,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+            Role::Webservice => "webservice",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "user" => Some(Role::User),
+            "webservice" => Some(Role::Webservice),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserRow {
+    pub id: UserId,
+    pub login: String,
+    pub role: Role,
+    pub display_name: String,
+    pub enabled: bool,
+    pub created_at: i64,
+}
+
+fn from_row(r: &AnyRow) -> sqlx::Result<UserRow> {
+    let role: String = r.try_get("role")?;
+    Ok(UserRow {
+        id: UserId(r.try_get("id")?),
+        login: r.try_get("login")?,
+        role: Role::parse(&role).unwrap_or(Role::User),
+        display_name: r.try_get("display_name")?,
+        enabled: flag(r.try_get("enabled")?),
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// Is this error a unique-key violation (a duplicate login, say)?
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+impl Store {
+    pub async fn count_users(&self) -> sqlx::Result<i64> {
+        sqlx::query("SELECT COUNT(*) AS n FROM users")
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")
+    }
+
+    /// Creates an account; `Ok(None)` when the login is taken.
+    pub async fn create_user(
+        &self,
+        login: &str,
+        password_hash: &str,
+        role: Role,
+        display_name: &str,
+    ) -> sqlx::Result<Option<UserRow>> {
+        let res = sqlx::query(&self.sql(
+            "INSERT INTO users (login, password_hash, role, display_name, enabled, created_at)
+             VALUES ($1, $2, $3, $4, 1, NOW_MS)
+             RETURNING id, login, role, display_name, enabled, created_at",
+        ))
+        .bind(login)
+        .bind(password_hash)
+        .bind(role.as_str())
+        .bind(display_name)
+        .fetch_one(self.pool())
+        .await;
+        match res {
+            Ok(row) => Ok(Some(from_row(&row)?)),
+            Err(e) if is_unique_violation(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn user(&self, id: UserId) -> sqlx::Result<Option<UserRow>> {
+        sqlx::query("SELECT id, login, role, display_name, enabled, created_at FROM users WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(self.pool())
+            .await?
+            .map(|r| from_row(&r))
+            .transpose()
+    }
+
+    /// The account and its password hash, for a login.
+    pub async fn user_with_hash(&self, login: &str) -> sqlx::Result<Option<(UserRow, String)>> {
+        let row = sqlx::query(
+            "SELECT id, login, role, display_name, enabled, created_at, password_hash
+             FROM users WHERE login = $1",
+        )
+        .bind(login)
+        .fetch_optional(self.pool())
+        .await?;
+        match row {
+            Some(r) => Ok(Some((from_row(&r)?, r.try_get("password_hash")?))),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn list_users(&self) -> sqlx::Result<Vec<UserRow>> {
+        sqlx::query("SELECT id, login, role, display_name, enabled, created_at FROM users ORDER BY login")
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(from_row)
+            .collect()
+    }
+
+    /// Updates the given fields; `Ok(None)` when the account does not exist.
+    pub async fn update_user(
+        &self,
+        id: UserId,
+        role: Option<Role>,
+        display_name: Option<&str>,
+        enabled: Option<bool>,
+        password_hash: Option<&str>,
+    ) -> sqlx::Result<Option<UserRow>> {
+        let mut tx = self.pool().begin().await?;
+        let exists = sqlx::query("SELECT 1 AS one FROM users WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        if let Some(role) = role {
+            sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+                .bind(role.as_str())
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(name) = display_name {
+            sqlx::query("UPDATE users SET display_name = $1 WHERE id = $2")
+                .bind(name)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(enabled) = enabled {
+            sqlx::query("UPDATE users SET enabled = $1 WHERE id = $2")
+                .bind(enabled as i64)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(hash) = password_hash {
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(hash)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.user(id).await
+    }
+
+    /// Deletes an account (its sessions, memberships and connections go with it).
+    pub async fn delete_user(&self, id: UserId) -> sqlx::Result<bool> {
+        let res = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id.0)
+            .execute(self.pool())
+            .await?;
+        Ok(res.rows_affected() > 0)
+    }
+
+    /// Logins of existing users among `ids`, to validate a room's member list.
+    pub async fn existing_user_ids(&self, ids: &[UserId]) -> sqlx::Result<Vec<UserId>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if self.user(*id).await?.is_some() {
+                found.push(*id);
+            }
+        }
+        Ok(found)
+    }
+}

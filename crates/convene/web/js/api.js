@@ -1,0 +1,121 @@
+// REST client for /api/v1. Same origin, session cookie `convene_sid`.
+// Every failure becomes an ApiError carrying the server's {"error":{"code","message"}}.
+
+export class ApiError extends Error {
+  constructor(status, code, message, retryAfter = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status; // HTTP status, 0 for a network failure
+    this.code = code;
+    this.retryAfter = retryAfter; // seconds, from a Retry-After header when present
+  }
+}
+
+const BASE = '/api/v1';
+
+// Listeners told when a request comes back 401 (the session ended).
+const unauthorizedListeners = new Set();
+export function onUnauthorized(fn) {
+  unauthorizedListeners.add(fn);
+  return () => unauthorizedListeners.delete(fn);
+}
+
+function fallbackMessage(status) {
+  if (status === 401) return 'Your session has ended. Please sign in again.';
+  if (status === 403) return 'You are not allowed to do this.';
+  if (status === 404) return 'Not found.';
+  if (status === 429) return 'Too many requests. Please wait a moment and try again.';
+  if (status >= 500) return `The server had a problem (HTTP ${status}). Please try again.`;
+  return `Request failed (HTTP ${status}).`;
+}
+
+/** The server writes messages in lower case ("login must be …"); show them as sentences. */
+function sentence(message) {
+  if (typeof message !== 'string' || !message) return '';
+  const m = message.charAt(0).toUpperCase() + message.slice(1);
+  return /[.!?…)]$/.test(m) ? m : `${m}.`;
+}
+
+/**
+ * Performs one API request.
+ * @param {string} method
+ * @param {string} path  path below /api/v1, starting with '/'
+ * @param {object} [body] JSON body
+ * @param {{signal?: AbortSignal, quiet401?: boolean}} [opts]
+ */
+export async function request(method, path, body, opts = {}) {
+  const init = {
+    method,
+    credentials: 'same-origin',
+    headers: { Accept: 'application/json' },
+    signal: opts.signal,
+  };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(BASE + path, init);
+  } catch (err) {
+    if (err && err.name === 'AbortError') throw err;
+    throw new ApiError(0, 'network', 'Cannot reach the server. Check your network connection.');
+  }
+  const text = await res.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!res.ok) {
+    const e = data && data.error ? data.error : {};
+    const retry = Number.parseInt(res.headers.get('Retry-After') || '', 10);
+    const error = new ApiError(
+      res.status,
+      e.code || `http_${res.status}`,
+      sentence(e.message) || fallbackMessage(res.status),
+      Number.isFinite(retry) ? retry : null,
+    );
+    if (res.status === 401 && !opts.quiet401) {
+      for (const fn of unauthorizedListeners) fn(error);
+    }
+    throw error;
+  }
+  return data;
+}
+
+export const api = {
+  get: (path, opts) => request('GET', path, undefined, opts),
+  post: (path, body, opts) => request('POST', path, body ?? {}, opts),
+  put: (path, body, opts) => request('PUT', path, body, opts),
+  del: (path, opts) => request('DELETE', path, undefined, opts),
+
+  // Session
+  login: (login, password) =>
+    request('POST', '/login', { login, password, client: 'web' }, { quiet401: true }),
+  logout: () => request('POST', '/logout', {}, { quiet401: true }),
+  me: () => request('GET', '/me', undefined, { quiet401: true }),
+
+  // Rooms
+  rooms: (opts) => request('GET', '/rooms', undefined, opts),
+  room: (id) => request('GET', `/rooms/${encodeURIComponent(id)}`),
+  createRoom: (room) => request('POST', '/rooms', room),
+  updateRoom: (id, room) => request('PUT', `/rooms/${encodeURIComponent(id)}`, room),
+  deleteRoom: (id) => request('DELETE', `/rooms/${encodeURIComponent(id)}`),
+  enterRoom: (id, opts) => request('POST', `/rooms/${encodeURIComponent(id)}/enter`, {}, opts),
+  roomParticipants: (id) => request('GET', `/rooms/${encodeURIComponent(id)}/participants`),
+
+  // Users (admin)
+  users: (opts) => request('GET', '/users', undefined, opts),
+  createUser: (user) => request('POST', '/users', user),
+  updateUser: (id, patch) => request('PUT', `/users/${encodeURIComponent(id)}`, patch),
+  deleteUser: (id) => request('DELETE', `/users/${encodeURIComponent(id)}`),
+
+  // Cluster (admin)
+  servers: (opts) => request('GET', '/servers', undefined, opts),
+  connections: (opts) => request('GET', '/connections', undefined, opts),
+  kickConnection: (id) => request('DELETE', `/connections/${encodeURIComponent(id)}`),
+};

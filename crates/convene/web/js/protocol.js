@@ -1,0 +1,538 @@
+// Client side of the Convene live-room protocol (docs/protocol.md).
+//
+// This module knows nothing about the page: it turns the WebSocket into events and keeps
+// the room's state (you, room, participants, chat). Views listen to a RoomSession and render.
+//
+//   RoomConnection — one WebSocket: parses frames, sends requests, reports the close.
+//   RoomSession    — enter → connect → welcome, and automatic re-entry with backoff when
+//                    the node drains (1001) or the connection is lost.
+
+/** Close codes of the protocol. */
+export const CloseCode = Object.freeze({
+  NORMAL: 1000,
+  GOING_AWAY: 1001, // node shutting down or draining: re-enter
+  ABNORMAL: 1006, // no close frame: connection lost
+  POLICY: 1008,
+  TOO_BIG: 1009,
+  SERVER_ERROR: 1011,
+  KICKED: 4001,
+  FORBIDDEN: 4003,
+  TOO_SLOW: 4008,
+  ROOM_FULL: 4009,
+  BAD_TOKEN: 4401,
+});
+
+/** Reasons of a `left` frame, in words. */
+export const LEFT_REASONS = Object.freeze({
+  left: 'left the room',
+  kicked: 'was removed by a moderator',
+  timeout: 'lost the connection',
+  replaced: 'joined from another window',
+  shutdown: 'was disconnected (server shutting down)',
+  room_deleted: 'left (room deleted)',
+  slow: 'was disconnected (connection too slow)',
+  error: 'was disconnected (error)',
+});
+
+/**
+ * What a close code means for the person in the room.
+ * retry: 'auto' — reconnect by itself; 'manual' — offer a button; 'none' — the visit is over.
+ */
+export function describeClose(code, reason) {
+  const why = reason ? ` (${reason})` : '';
+  switch (code) {
+    case CloseCode.NORMAL:
+      return { retry: 'manual', level: 'info', message: `The server closed your connection to the room${why}.` };
+    case CloseCode.GOING_AWAY:
+      return { retry: 'auto', level: 'warn', message: 'The server hosting this room is restarting or moving it. Reconnecting…' };
+    case CloseCode.POLICY:
+      return { retry: 'manual', level: 'error', message: `The connection was closed because the server received invalid data${why}.` };
+    case CloseCode.TOO_BIG:
+      return { retry: 'manual', level: 'error', message: 'The connection was closed because a message was too large.' };
+    case CloseCode.KICKED:
+      return { retry: 'none', level: 'error', message: `You were removed from the room by a moderator or an administrator${why}.` };
+    case CloseCode.FORBIDDEN:
+      return { retry: 'none', level: 'error', message: `This room was deleted, or you no longer have access to it${why}.` };
+    case CloseCode.TOO_SLOW:
+      return { retry: 'auto', level: 'warn', message: 'Your connection was too slow to keep up with the room. Reconnecting…' };
+    case CloseCode.ROOM_FULL:
+      return { retry: 'manual', level: 'error', message: 'The room is full: it has reached its capacity. Try again later.' };
+    case CloseCode.BAD_TOKEN:
+      return { retry: 'auto', level: 'warn', message: `The room entry was refused${why}. Trying again…` };
+    default:
+      return { retry: 'auto', level: 'warn', message: 'The connection to the room was lost. Reconnecting…' };
+  }
+}
+
+/** One WebSocket to the room's hosting node. Emits one event per server frame type, plus 'open' and 'close'. */
+export class RoomConnection extends EventTarget {
+  /**
+   * @param {string} url ws_url from the enter answer
+   * @param {(url: string) => WebSocket} [makeSocket]
+   */
+  constructor(url, makeSocket = (u) => new WebSocket(u)) {
+    super();
+    this.closed = false;
+    this.lastFrameAt = Date.now();
+    this.ws = makeSocket(url);
+    this.ws.onopen = () => this.dispatchEvent(new CustomEvent('open'));
+    this.ws.onmessage = (ev) => this.#onMessage(ev);
+    this.ws.onclose = (ev) => this.#finish(ev.code, ev.reason || '', ev.wasClean);
+    this.ws.onerror = () => {
+      // A close event always follows; nothing to do here.
+    };
+  }
+
+  #onMessage(ev) {
+    this.lastFrameAt = Date.now();
+    if (typeof ev.data !== 'string') return; // the server sends text frames only
+    let frame;
+    try {
+      frame = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    if (!frame || typeof frame.type !== 'string') return;
+    this.dispatchEvent(new CustomEvent('frame', { detail: frame }));
+  }
+
+  #finish(code, reason, wasClean) {
+    if (this.closed) return;
+    this.closed = true;
+    this.dispatchEvent(new CustomEvent('close', { detail: { code, reason, wasClean } }));
+  }
+
+  get isOpen() {
+    return !this.closed && this.ws.readyState === 1;
+  }
+
+  /** Sends one request frame; false when the socket is not open. */
+  send(type, fields = {}) {
+    if (!this.isOpen) return false;
+    this.ws.send(JSON.stringify({ type, ...fields }));
+    return true;
+  }
+
+  chat(text) { return this.send('chat', { text }); }
+  setHand(raised) { return this.send('hand', { raised: !!raised }); }
+  lowerHand(participantId) { return this.send('lower_hand', { participant_id: participantId }); }
+  kick(participantId) { return this.send('kick', { participant_id: participantId }); }
+  grantModerator(participantId) { return this.send('grant_moderator', { participant_id: participantId }); }
+  revokeModerator(participantId) { return this.send('revoke_moderator', { participant_id: participantId }); }
+  askMute(participantId) { return this.send('ask_mute', { participant_id: participantId }); }
+  ping(nonce) { return this.send('ping', nonce ? { nonce } : {}); }
+
+  /** Closes from our side. Emits 'close' at once (code 1000 unless told), without waiting for the server. */
+  close(code = CloseCode.NORMAL, reason = '') {
+    const ws = this.ws;
+    ws.onmessage = null;
+    ws.onclose = null;
+    try {
+      if (ws.readyState === 0 || ws.readyState === 1) ws.close(code === CloseCode.NORMAL ? 1000 : 4000, reason);
+    } catch {
+      // already closing
+    }
+    this.#finish(code, reason, true);
+  }
+}
+
+export const MAX_CHAT_LENGTH = 2000;
+const PING_EVERY_MS = 15000;
+const DEAD_AFTER_MS = 40000;
+const MAX_ATTEMPTS = 40;
+const MAX_KEPT_MESSAGES = 1000;
+const REDIRECT_WINDOW_MS = 60000;
+const MAX_REDIRECTS = 2;
+
+/** Delay before re-entry attempt n (1-based): 0.5 s, 1 s, 2 s … up to 15 s, with ±25 % jitter. */
+export function backoffDelay(attempt, random = Math.random) {
+  const base = Math.min(15000, 500 * 2 ** Math.max(0, attempt - 1));
+  return Math.round(base * (0.75 + random() * 0.5));
+}
+
+function sameOrigin(url, origin) {
+  try {
+    return new URL(url).origin === new URL(origin).origin;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A visit to one room: enters, connects, keeps the room state, re-enters after loss.
+ *
+ * Events (CustomEvent, details in brackets):
+ *   state [{state}]  'entering' | 'connecting' | 'open' | 'reconnecting' | 'redirecting' | 'ended'
+ *   welcome, participants, chat [{message}], hand [{participant}], moderator [{participant, by, you}],
+ *   mute_requested [{by}], room [{room}], left [{participant, reason}], joined [{participant}],
+ *   server_error [{code, message}],
+ *   retry [{attempt, delay, message}]   a re-entry is scheduled
+ *   ended [{code, reason, message, retry}]  the visit stopped; retry is 'manual' or 'none'
+ *   unauthorized  the session cookie is no longer valid
+ */
+export class RoomSession extends EventTarget {
+  /**
+   * @param {object} opts
+   * @param {string|number} opts.roomId
+   * @param {() => Promise<object>} opts.enter  POST /rooms/{id}/enter
+   * @param {string} [opts.origin]  this page's origin
+   * @param {(url: string) => void} [opts.navigate]  goes to another node's room page
+   * @param {(url: string) => WebSocket} [opts.makeSocket]
+   * @param {Storage|null} [opts.storage]  remembers redirects, to stop a redirect loop
+   */
+  constructor(opts) {
+    super();
+    this.roomId = opts.roomId;
+    this.enterFn = opts.enter;
+    this.origin = opts.origin ?? globalThis.location?.origin ?? '';
+    this.navigate = opts.navigate ?? ((url) => globalThis.location.assign(url));
+    this.makeSocket = opts.makeSocket;
+    this.storage = opts.storage === undefined ? safeSessionStorage() : opts.storage;
+
+    this.state = 'idle';
+    this.conn = null;
+    this.you = null;
+    this.room = null;
+    this.server = null;
+    this.participants = new Map();
+    this.messages = [];
+    this.messageIds = new Set();
+    this.attempt = 0;
+    this.badTokens = 0;
+    this.timer = null;
+    this.pingTimer = null;
+    this.stopped = false;
+    this.lastCause = null;
+    this.onOnline = () => {
+      if (this.state === 'reconnecting') this.retryNow();
+    };
+  }
+
+  /** Starts the visit. */
+  start() {
+    this.stopped = false;
+    globalThis.addEventListener?.('online', this.onOnline);
+    this.#enter();
+  }
+
+  /** Leaves the room (close 1000) and stops every timer. */
+  stop() {
+    this.stopped = true;
+    globalThis.removeEventListener?.('online', this.onOnline);
+    clearTimeout(this.timer);
+    this.#stopPing();
+    if (this.conn) {
+      const c = this.conn;
+      this.conn = null;
+      c.close(CloseCode.NORMAL, 'left');
+    }
+    this.#setState('ended');
+  }
+
+  /** Skips the wait of a scheduled re-entry, or rejoins after a manual stop. */
+  retryNow() {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    if (this.state === 'ended') this.attempt = 0;
+    this.#enter();
+  }
+
+  get connected() {
+    return this.state === 'open' && !!this.conn && this.conn.isOpen;
+  }
+
+  get isModerator() {
+    return !!(this.you && this.you.moderator);
+  }
+
+  /** Participants sorted: moderators first, then by name. */
+  sortedParticipants() {
+    return [...this.participants.values()].sort((a, b) => {
+      if (!!b.moderator !== !!a.moderator) return b.moderator ? 1 : -1;
+      return displayName(a).localeCompare(displayName(b), undefined, { sensitivity: 'base' });
+    });
+  }
+
+  // --- requests (return false when not connected) ---
+  sendChat(text) {
+    const t = String(text ?? '');
+    if (!t.trim() || t.length > MAX_CHAT_LENGTH) return false;
+    return !!this.conn && this.conn.chat(t);
+  }
+  setHand(raised) { return !!this.conn && this.conn.setHand(raised); }
+  lowerHand(pid) { return !!this.conn && this.conn.lowerHand(pid); }
+  kick(pid) { return !!this.conn && this.conn.kick(pid); }
+  grantModerator(pid) { return !!this.conn && this.conn.grantModerator(pid); }
+  revokeModerator(pid) { return !!this.conn && this.conn.revokeModerator(pid); }
+  askMute(pid) { return !!this.conn && this.conn.askMute(pid); }
+
+  // --- internals ---
+  #emit(type, detail = {}) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  #setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.#emit('state', { state });
+  }
+
+  async #enter() {
+    if (this.stopped) return;
+    this.#setState(this.attempt > 0 ? 'reconnecting' : 'entering');
+    let answer;
+    try {
+      answer = await this.enterFn();
+    } catch (err) {
+      if (this.stopped) return;
+      this.#enterFailed(err);
+      return;
+    }
+    if (this.stopped) return;
+    const url = answer?.server?.url;
+    if (url && !sameOrigin(url, this.origin) && answer.room_url && this.#mayRedirect()) {
+      this.#setState('redirecting');
+      this.#emit('redirecting', { server: answer.server });
+      this.navigate(answer.room_url);
+      return;
+    }
+    this.#connect(answer);
+  }
+
+  #enterFailed(err) {
+    const status = err?.status ?? 0;
+    const message = err?.message || 'Cannot enter the room.';
+    if (status === 401) {
+      this.#end(0, '', 'Your session has ended. Please sign in again.', 'none');
+      this.#emit('unauthorized');
+      return;
+    }
+    const transient = status === 0 || status === 408 || status === 409 || status === 429 || status >= 500;
+    if (!transient) {
+      // 403 (no access), 404 (no such room), 400 …
+      this.#end(0, '', message, 'none');
+      return;
+    }
+    let delay;
+    if (status === 429 && err.retryAfter) delay = err.retryAfter * 1000;
+    this.#scheduleRetry(message, delay);
+  }
+
+  #connect(answer) {
+    this.#setState(this.attempt > 0 ? 'reconnecting' : 'connecting');
+    this.server = answer.server ?? this.server;
+    const conn = new RoomConnection(answer.ws_url, this.makeSocket);
+    this.conn = conn;
+    conn.addEventListener('frame', (ev) => {
+      if (this.conn === conn) this.#onFrame(ev.detail);
+    });
+    conn.addEventListener('close', (ev) => {
+      if (this.conn !== conn) return;
+      this.conn = null;
+      this.#stopPing();
+      this.#onClose(ev.detail.code, ev.detail.reason);
+    });
+  }
+
+  #onClose(code, reason) {
+    if (this.stopped) return;
+    const d = describeClose(code, reason);
+    if (code === CloseCode.BAD_TOKEN) {
+      this.badTokens += 1;
+      if (this.badTokens > 3) {
+        this.#end(code, reason, `The room entry was refused: ${reason || 'invalid entry token'}.`, 'manual');
+        return;
+      }
+    }
+    if (d.retry === 'auto') {
+      // Draining or a lost node: the first re-entry goes quickly.
+      this.#scheduleRetry(d.message, code === CloseCode.GOING_AWAY && this.attempt === 0 ? 200 : undefined, code);
+    } else {
+      this.#end(code, reason, d.message, d.retry);
+    }
+  }
+
+  #scheduleRetry(message, delay, code = null) {
+    this.attempt += 1;
+    if (this.attempt > MAX_ATTEMPTS) {
+      this.#end(code ?? 0, '', `Could not reconnect to the room. ${message}`, 'manual');
+      return;
+    }
+    const wait = delay ?? backoffDelay(this.attempt);
+    this.lastCause = message;
+    this.#setState('reconnecting');
+    this.#emit('retry', { attempt: this.attempt, delay: wait, message, code });
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.#enter(), wait);
+  }
+
+  #end(code, reason, message, retry) {
+    clearTimeout(this.timer);
+    this.#stopPing();
+    this.#setState('ended');
+    this.#emit('ended', { code, reason, message, retry });
+  }
+
+  #startPing() {
+    this.#stopPing();
+    this.pingTimer = setInterval(() => {
+      const c = this.conn;
+      if (!c) return;
+      if (Date.now() - c.lastFrameAt > DEAD_AFTER_MS) {
+        // Nothing came back for too long: the node or the network is gone.
+        this.conn = null;
+        this.#stopPing();
+        c.close(CloseCode.ABNORMAL, 'timeout');
+        this.#onClose(CloseCode.ABNORMAL, '');
+        return;
+      }
+      c.ping(String(Date.now()));
+    }, PING_EVERY_MS);
+  }
+
+  #stopPing() {
+    clearInterval(this.pingTimer);
+    this.pingTimer = null;
+  }
+
+  #mayRedirect() {
+    if (!this.storage) return true;
+    const key = `convene.redirects.${this.roomId}`;
+    const now = Date.now();
+    let rec = { count: 0, since: now };
+    try {
+      rec = JSON.parse(this.storage.getItem(key) || 'null') || rec;
+    } catch {
+      // ignore a damaged record
+    }
+    if (now - rec.since > REDIRECT_WINDOW_MS) rec = { count: 0, since: now };
+    if (rec.count >= MAX_REDIRECTS) return false; // a loop: connect to ws_url directly instead
+    rec.count += 1;
+    try {
+      this.storage.setItem(key, JSON.stringify(rec));
+    } catch {
+      // storage full or denied
+    }
+    return true;
+  }
+
+  #clearRedirects() {
+    try {
+      this.storage?.removeItem(`convene.redirects.${this.roomId}`);
+    } catch {
+      // ignore
+    }
+  }
+
+  #onFrame(f) {
+    switch (f.type) {
+      case 'welcome': {
+        this.you = f.you ?? null;
+        this.room = f.room ?? this.room;
+        if (f.server) this.server = { ...(this.server || {}), ...f.server };
+        this.participants = new Map();
+        for (const p of f.participants || []) this.participants.set(p.id, p);
+        if (this.you) this.participants.set(this.you.id, this.you);
+        for (const m of f.history || []) this.#addMessage(m);
+        this.attempt = 0;
+        this.badTokens = 0;
+        this.#clearRedirects();
+        this.#setState('open');
+        this.#startPing();
+        this.#emit('welcome', { you: this.you, room: this.room, server: this.server });
+        this.#emit('participants');
+        this.#emit('history', { messages: this.messages });
+        break;
+      }
+      case 'joined':
+        if (f.participant) {
+          this.participants.set(f.participant.id, f.participant);
+          this.#emit('joined', { participant: f.participant });
+          this.#emit('participants');
+        }
+        break;
+      case 'left': {
+        const p = this.participants.get(f.participant_id);
+        this.participants.delete(f.participant_id);
+        this.#emit('left', { participant: p ?? null, id: f.participant_id, reason: f.reason });
+        this.#emit('participants');
+        break;
+      }
+      case 'chat':
+        if (f.message && this.#addMessage(f.message)) this.#emit('chat', { message: f.message });
+        break;
+      case 'hand': {
+        const p = this.#patch(f.participant_id, { hand_raised: !!f.raised });
+        this.#emit('hand', { participant: p, raised: !!f.raised });
+        this.#emit('participants');
+        break;
+      }
+      case 'moderator': {
+        const p = this.#patch(f.participant_id, { moderator: !!f.moderator });
+        this.#emit('moderator', {
+          participant: p,
+          moderator: !!f.moderator,
+          by: f.by,
+          you: !!this.you && this.you.id === f.participant_id,
+        });
+        this.#emit('participants');
+        break;
+      }
+      case 'mute_requested':
+        this.#emit('mute_requested', { by: f.by });
+        break;
+      case 'room_updated':
+        this.room = { ...(this.room || {}), ...(f.room || {}) };
+        this.#emit('room', { room: this.room });
+        break;
+      case 'error':
+        this.#emit('server_error', { code: f.code, message: f.message });
+        break;
+      case 'pong':
+      default:
+        break;
+    }
+  }
+
+  #patch(id, fields) {
+    const p = this.participants.get(id);
+    if (!p) return null;
+    const next = { ...p, ...fields };
+    this.participants.set(id, next);
+    if (this.you && this.you.id === id) this.you = next;
+    return next;
+  }
+
+  #addMessage(m) {
+    if (!m || m.id == null || this.messageIds.has(m.id)) return false;
+    this.messageIds.add(m.id);
+    const last = this.messages[this.messages.length - 1];
+    this.messages.push(m);
+    if (last && compareMessages(last, m) > 0) this.messages.sort(compareMessages);
+    while (this.messages.length > MAX_KEPT_MESSAGES) {
+      this.messageIds.delete(this.messages.shift().id);
+    }
+    return true;
+  }
+}
+
+function compareMessages(a, b) {
+  const ta = Date.parse(a.sent_at) || 0;
+  const tb = Date.parse(b.sent_at) || 0;
+  if (ta !== tb) return ta - tb;
+  return Number(a.id) - Number(b.id) || String(a.id).localeCompare(String(b.id));
+}
+
+/** The name to show for a participant or a chat user. */
+export function displayName(p) {
+  const u = p && p.user ? p.user : p;
+  return (u && (u.display_name || u.login)) || 'Someone';
+}
+
+function safeSessionStorage() {
+  try {
+    return globalThis.sessionStorage ?? null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,161 @@
+// Room list: #room-list with one [data-room-id] card per room, a live .participant-count and an .enter-room button.
+import { api } from '../api.js';
+import { h, mount, icon, every, KIND_LABELS } from '../dom.js';
+import { alertBox, pageHeader } from '../ui.js';
+
+const REFRESH_MS = 3000;
+
+export function renderRooms(container, { app }) {
+  document.title = 'Rooms · Convene';
+  const cards = new Map(); // room id → {el, refs}
+  let rooms = [];
+  let loaded = false;
+
+  const filter = h('input', {
+    id: 'room-filter', type: 'search', placeholder: 'Filter rooms', 'aria-label': 'Filter rooms by name',
+    autocomplete: 'off',
+  });
+  const status = h('div', { id: 'room-list-status', class: 'list-status', role: 'status' });
+  const list = h('div', { id: 'room-list', class: 'room-grid', 'aria-live': 'off', 'aria-busy': 'true' });
+  const empty = h('div', { id: 'room-list-empty', class: 'panel empty-state', hidden: true });
+
+  const adminLink = app.user.role === 'admin'
+    ? h('a', { href: '/admin/rooms', class: 'btn btn-secondary', 'data-link': true, id: 'manage-rooms' }, 'Manage rooms')
+    : null;
+
+  mount(container,
+    h('section', { class: 'page rooms-page', 'aria-labelledby': 'rooms-title' },
+      pageHeader('Rooms', filter, adminLink),
+      status,
+      list,
+      empty));
+  container.querySelector('h1').id = 'rooms-title';
+
+  function buildCard(room) {
+    const refs = {
+      name: h('h2', { class: 'room-name' }),
+      kind: h('span', { class: 'badge badge-kind' }),
+      access: h('span', { class: 'badge' }),
+      mine: h('span', { class: 'badge badge-accent', hidden: true }, 'Moderator'),
+      comment: h('p', { class: 'room-comment' }),
+      count: h('span', { class: 'participant-count', 'aria-hidden': 'false' }),
+      capacity: h('span', { class: 'room-capacity' }),
+      countLabel: h('span', { class: 'sr-only' }),
+      meter: h('span', { class: 'meter-fill' }),
+      full: h('span', { class: 'badge badge-warn', hidden: true }, 'Full'),
+      enter: h('button', { type: 'button', class: 'btn btn-primary enter-room' }, icon('enter'), h('span', {}, 'Enter')),
+    };
+    const el = h('article', { class: 'room-card panel', dataset: { roomId: String(room.id) } },
+      h('div', { class: 'room-card-head' }, refs.name, h('div', { class: 'room-badges' }, refs.kind, refs.access, refs.mine)),
+      refs.comment,
+      h('div', { class: 'room-card-foot' },
+        h('div', { class: 'room-occupancy' },
+          h('span', { class: 'count-badge', title: 'People in the room now' }, icon('users'), refs.count, refs.countLabel),
+          refs.capacity, refs.full,
+          h('span', { class: 'meter', 'aria-hidden': 'true' }, refs.meter)),
+        refs.enter));
+    refs.enter.addEventListener('click', () => app.navigate(`/room/${encodeURIComponent(room.id)}`));
+    return { el, refs };
+  }
+
+  function updateCard(card, room) {
+    const { refs } = card;
+    const live = Number(room.participants) || 0;
+    const cap = Number(room.capacity) || 0;
+    refs.name.textContent = room.name;
+    refs.kind.textContent = KIND_LABELS[room.kind] || room.kind || '';
+    refs.kind.dataset.kind = room.kind || '';
+    refs.access.textContent = room.public ? 'Public' : 'Members only';
+    refs.access.className = room.public ? 'badge badge-public' : 'badge badge-private';
+    refs.mine.hidden = !(Array.isArray(room.moderators) && room.moderators.includes(app.user.id));
+    refs.comment.textContent = room.comment || '';
+    refs.comment.hidden = !room.comment;
+    if (refs.count.textContent !== String(live)) {
+      refs.count.textContent = String(live);
+      card.el.classList.remove('count-changed');
+      void card.el.offsetWidth; // restart the highlight animation
+      card.el.classList.add('count-changed');
+    }
+    refs.countLabel.textContent = live === 1 ? ' person in the room' : ' people in the room';
+    refs.capacity.textContent = cap ? `of ${cap}` : '';
+    refs.meter.style.width = cap ? `${Math.min(100, (live / cap) * 100)}%` : '0%';
+    const full = cap > 0 && live >= cap;
+    refs.full.hidden = !full;
+    card.el.classList.toggle('is-full', full);
+    card.el.classList.toggle('is-live', live > 0);
+    refs.enter.setAttribute('aria-label', `Enter ${room.name}`);
+    card.el.dataset.participants = String(live);
+  }
+
+  function applyFilter() {
+    const q = filter.value.trim().toLowerCase();
+    let shown = 0;
+    for (const room of rooms) {
+      const card = cards.get(String(room.id));
+      const match = !q || room.name.toLowerCase().includes(q) || (room.comment || '').toLowerCase().includes(q);
+      card.el.hidden = !match;
+      if (match) shown++;
+    }
+    if (!loaded) return;
+    if (rooms.length === 0) {
+      mount(empty, h('h2', {}, 'No rooms yet'),
+        h('p', {}, app.user.role === 'admin'
+          ? 'Create a room in Administration → Rooms.'
+          : 'You have no rooms to enter. Ask an administrator to add you to a room.'));
+      empty.hidden = false;
+    } else if (shown === 0) {
+      mount(empty, h('p', {}, `No room matches “${filter.value.trim()}”.`));
+      empty.hidden = false;
+    } else {
+      empty.hidden = true;
+    }
+  }
+
+  function apply(next) {
+    rooms = [...next].sort((a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: 'base' }));
+    const seen = new Set();
+    let prev = null;
+    for (const room of rooms) {
+      const id = String(room.id);
+      seen.add(id);
+      let card = cards.get(id);
+      if (!card) {
+        card = buildCard(room);
+        cards.set(id, card);
+      }
+      updateCard(card, room);
+      // Keep DOM order = sorted order, moving only what is out of place.
+      const want = prev ? prev.nextSibling : list.firstChild;
+      if (want !== card.el) list.insertBefore(card.el, want);
+      prev = card.el;
+    }
+    for (const [id, card] of cards) {
+      if (!seen.has(id)) {
+        card.el.remove();
+        cards.delete(id);
+      }
+    }
+    applyFilter();
+  }
+
+  let failing = false;
+  async function refresh() {
+    try {
+      const data = await api.rooms();
+      loaded = true;
+      list.setAttribute('aria-busy', 'false');
+      apply(Array.isArray(data) ? data : []);
+      if (failing) mount(status);
+      failing = false;
+    } catch (err) {
+      if (err.status === 401) return;
+      failing = true;
+      mount(status, alertBox(loaded ? `Could not refresh the room list: ${err.message}` : err.message,
+        loaded ? 'warn' : 'error'));
+    }
+  }
+
+  filter.addEventListener('input', applyFilter);
+  const stop = every(REFRESH_MS, refresh);
+  return stop;
+}
