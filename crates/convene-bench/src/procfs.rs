@@ -60,6 +60,70 @@ impl MemorySample {
     }
 }
 
+/// The server's memory at one moment of the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Phase {
+    pub phase: String,
+    #[serde(flatten)]
+    pub memory: MemorySample,
+}
+
+/// Samples a process's memory at named phases, if its pid is known.
+#[derive(Debug, Default)]
+pub struct MemoryLog {
+    pid: Option<u32>,
+    phases: Vec<Phase>,
+}
+
+impl MemoryLog {
+    pub fn new(pid: Option<u32>) -> MemoryLog {
+        MemoryLog {
+            pid,
+            phases: Vec::new(),
+        }
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// Reads the memory now and records it under `phase` (and says so on stderr).
+    pub fn record(&mut self, phase: &str) -> Option<MemorySample> {
+        let sample = self.read()?;
+        eprintln!("server memory {phase}: {}", sample.line());
+        self.phases.push(Phase {
+            phase: phase.to_string(),
+            memory: sample,
+        });
+        Some(sample)
+    }
+
+    /// Reads the memory now without recording it.
+    pub fn read(&self) -> Option<MemorySample> {
+        let pid = self.pid?;
+        match MemorySample::read(pid) {
+            Ok(sample) => Some(sample),
+            Err(e) => {
+                eprintln!("warning: {e:#}");
+                None
+            }
+        }
+    }
+
+    /// Records a sample taken earlier.
+    pub fn push(&mut self, phase: &str, memory: MemorySample) {
+        eprintln!("server memory {phase}: {}", memory.line());
+        self.phases.push(Phase {
+            phase: phase.to_string(),
+            memory,
+        });
+    }
+
+    pub fn into_phases(self) -> Vec<Phase> {
+        self.phases
+    }
+}
+
 pub fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }

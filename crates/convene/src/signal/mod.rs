@@ -158,6 +158,12 @@ async fn run_connection(
 
     let (reason, close_frame): (LeaveReason, Option<CloseFrame>) = loop {
         tokio::select! {
+            biased;
+            decided = &mut closer => match decided {
+                // The room already removed us and told the others why.
+                Ok(close_frame) => break (LeaveReason::Kicked, Some(close_frame)),
+                Err(_) => break (LeaveReason::Error, Some(CloseFrame::new(close::INTERNAL, "the room stopped"))),
+            },
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     last_heard = Instant::now();
@@ -203,12 +209,11 @@ async fn run_connection(
                         break (LeaveReason::Left, None);
                     }
                 }
-                None => break (LeaveReason::Error, Some(CloseFrame::new(close::INTERNAL, "the room stopped"))),
-            },
-            decided = &mut closer => match decided {
-                // The room already removed us and told the others why.
-                Ok(close_frame) => break (LeaveReason::Kicked, Some(close_frame)),
-                Err(_) => break (LeaveReason::Error, Some(CloseFrame::new(close::INTERNAL, "the room stopped"))),
+                // The room dropped our queue: it closed us (the reason is in `closer`) or died.
+                None => match closer.try_recv() {
+                    Ok(close_frame) => break (LeaveReason::Kicked, Some(close_frame)),
+                    Err(_) => break (LeaveReason::Error, Some(CloseFrame::new(close::INTERNAL, "the room stopped"))),
+                },
             },
             _ = ping.tick() => {
                 if last_heard.elapsed() >= config.ws_timeout {

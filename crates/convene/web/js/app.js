@@ -54,7 +54,7 @@ function updateHeader(routeName) {
     document.getElementById('current-user-name').title = `Signed in as ${u.login}`;
     const role = document.getElementById('current-user-role');
     role.textContent = ROLE_LABELS[u.role] || u.role;
-    role.hidden = u.role !== 'admin';
+    role.hidden = u.role !== 'admin' || (u.display_name || u.login) === role.textContent;
   }
   const section = routeName === 'admin' ? 'nav-admin' : routeName === 'rooms' || routeName === 'room' ? 'nav-rooms' : null;
   for (const id of ['nav-rooms', 'nav-admin']) {

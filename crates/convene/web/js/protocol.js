@@ -34,33 +34,43 @@ export const LEFT_REASONS = Object.freeze({
   error: 'was disconnected (error)',
 });
 
+/** "the room was deleted" → "The room was deleted." */
+function sentence(text) {
+  const t = String(text || '').trim();
+  if (!t) return '';
+  const s = t.charAt(0).toUpperCase() + t.slice(1);
+  return /[.!?…]$/.test(s) ? s : `${s}.`;
+}
+
 /**
  * What a close code means for the person in the room.
+ * title: a short heading; message: one or two sentences (the server's reason when it gave one).
  * retry: 'auto' — reconnect by itself; 'manual' — offer a button; 'none' — the visit is over.
  */
 export function describeClose(code, reason) {
-  const why = reason ? ` (${reason})` : '';
+  const why = sentence(reason);
+  const d = (retry, level, title, fallback) => ({ retry, level, title, message: why || fallback });
   switch (code) {
     case CloseCode.NORMAL:
-      return { retry: 'manual', level: 'info', message: `The server closed your connection to the room${why}.` };
+      return d('manual', 'info', 'Disconnected from the room', 'The server closed the connection.');
     case CloseCode.GOING_AWAY:
-      return { retry: 'auto', level: 'warn', message: 'The server hosting this room is restarting or moving it. Reconnecting…' };
+      return { retry: 'auto', level: 'warn', title: 'Reconnecting', message: 'The server hosting this room is restarting or handing it over. Reconnecting…' };
     case CloseCode.POLICY:
-      return { retry: 'manual', level: 'error', message: `The connection was closed because the server received invalid data${why}.` };
+      return d('manual', 'error', 'Disconnected from the room', 'The server received data it could not accept.');
     case CloseCode.TOO_BIG:
-      return { retry: 'manual', level: 'error', message: 'The connection was closed because a message was too large.' };
+      return d('manual', 'error', 'Disconnected from the room', 'A message was too large for the server.');
     case CloseCode.KICKED:
-      return { retry: 'none', level: 'error', message: `You were removed from the room by a moderator or an administrator${why}.` };
+      return d('none', 'error', 'You were removed from the room', 'A moderator or an administrator removed you.');
     case CloseCode.FORBIDDEN:
-      return { retry: 'none', level: 'error', message: `This room was deleted, or you no longer have access to it${why}.` };
+      return d('none', 'error', 'This room is no longer available to you', 'The room was deleted, or your access to it was withdrawn.');
     case CloseCode.TOO_SLOW:
-      return { retry: 'auto', level: 'warn', message: 'Your connection was too slow to keep up with the room. Reconnecting…' };
+      return { retry: 'auto', level: 'warn', title: 'Reconnecting', message: 'Your connection was too slow to keep up with the room. Reconnecting…' };
     case CloseCode.ROOM_FULL:
-      return { retry: 'manual', level: 'error', message: 'The room is full: it has reached its capacity. Try again later.' };
+      return { retry: 'manual', level: 'error', title: 'The room is full', message: 'It has reached its capacity. Try again later.' };
     case CloseCode.BAD_TOKEN:
-      return { retry: 'auto', level: 'warn', message: `The room entry was refused${why}. Trying again…` };
+      return { retry: 'auto', level: 'warn', title: 'Entry refused', message: `${why || 'The entry token was not accepted.'} Trying again…` };
     default:
-      return { retry: 'auto', level: 'warn', message: 'The connection to the room was lost. Reconnecting…' };
+      return { retry: 'auto', level: 'warn', title: 'Connection lost', message: 'The connection to the room was lost. Reconnecting…' };
   }
 }
 
@@ -167,7 +177,7 @@ function sameOrigin(url, origin) {
  *   mute_requested [{by}], room [{room}], left [{participant, reason}], joined [{participant}],
  *   server_error [{code, message}],
  *   retry [{attempt, delay, message}]   a re-entry is scheduled
- *   ended [{code, reason, message, retry}]  the visit stopped; retry is 'manual' or 'none'
+ *   ended [{code, reason, title, message, retry}]  the visit stopped; retry is 'manual' or 'none'
  *   unauthorized  the session cookie is no longer valid
  */
 export class RoomSession extends EventTarget {
@@ -303,14 +313,14 @@ export class RoomSession extends EventTarget {
     const status = err?.status ?? 0;
     const message = err?.message || 'Cannot enter the room.';
     if (status === 401) {
-      this.#end(0, '', 'Your session has ended. Please sign in again.', 'none');
+      this.#end(0, '', 'Your session has ended. Please sign in again.', 'none', 'Signed out');
       this.#emit('unauthorized');
       return;
     }
     const transient = status === 0 || status === 408 || status === 409 || status === 429 || status >= 500;
     if (!transient) {
       // 403 (no access), 404 (no such room), 400 …
-      this.#end(0, '', message, 'none');
+      this.#end(0, '', message, 'none', 'You cannot enter this room');
       return;
     }
     let delay;
@@ -340,7 +350,7 @@ export class RoomSession extends EventTarget {
     if (code === CloseCode.BAD_TOKEN) {
       this.badTokens += 1;
       if (this.badTokens > 3) {
-        this.#end(code, reason, `The room entry was refused: ${reason || 'invalid entry token'}.`, 'manual');
+        this.#end(code, reason, sentence(reason) || 'The entry token was not accepted.', 'manual', 'Entry refused');
         return;
       }
     }
@@ -348,14 +358,14 @@ export class RoomSession extends EventTarget {
       // Draining or a lost node: the first re-entry goes quickly.
       this.#scheduleRetry(d.message, code === CloseCode.GOING_AWAY && this.attempt === 0 ? 200 : undefined, code);
     } else {
-      this.#end(code, reason, d.message, d.retry);
+      this.#end(code, reason, d.message, d.retry, d.title);
     }
   }
 
   #scheduleRetry(message, delay, code = null) {
     this.attempt += 1;
     if (this.attempt > MAX_ATTEMPTS) {
-      this.#end(code ?? 0, '', `Could not reconnect to the room. ${message}`, 'manual');
+      this.#end(code ?? 0, '', message.replace(/ ?(Reconnecting|Trying again)…$/, ''), 'manual', 'Could not reconnect');
       return;
     }
     const wait = delay ?? backoffDelay(this.attempt);
@@ -366,11 +376,11 @@ export class RoomSession extends EventTarget {
     this.timer = setTimeout(() => this.#enter(), wait);
   }
 
-  #end(code, reason, message, retry) {
+  #end(code, reason, message, retry, title) {
     clearTimeout(this.timer);
     this.#stopPing();
     this.#setState('ended');
-    this.#emit('ended', { code, reason, message, retry });
+    this.#emit('ended', { code, reason, message, retry, title });
   }
 
   #startPing() {

@@ -169,7 +169,8 @@ test('a lost connection (1006) is retried; a kick (4001) is final', async () => 
   assert.equal(s.state, 'ended');
   const ended = events.find((e) => e.type === 'ended');
   assert.equal(ended.retry, 'none');
-  assert.match(ended.message, /removed/);
+  assert.match(ended.title, /removed/);
+  assert.equal(ended.message, 'Kicked by bob.', 'the server reason, as a sentence');
   await tick(800);
   assert.equal(calls, 2, 'no re-entry after a kick');
 });
@@ -238,11 +239,12 @@ test('describeClose covers every close code of the protocol', () => {
   for (const code of [1000, 1001, 1008, 1009, 4001, 4003, 4008, 4009, 4401, 1006, 1011]) {
     const d = P.describeClose(code, 'why');
     assert.ok(['auto', 'manual', 'none'].includes(d.retry), `${code}`);
-    assert.ok(d.message.length > 10);
+    assert.ok(d.title.length > 5 && d.message.length > 3, `${code}`);
   }
   assert.equal(P.describeClose(1001).retry, 'auto');
   assert.equal(P.describeClose(4001).retry, 'none');
   assert.equal(P.describeClose(4003).retry, 'none');
+  assert.match(P.describeClose(4003).message, /deleted/, 'a default explanation without a reason');
 });
 
 test('backoff grows and is capped', () => {

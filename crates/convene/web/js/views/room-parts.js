@@ -47,7 +47,7 @@ export function renderParticipants(ul, participants, { you, moderator, onAction 
       actions = h('div', { class: 'participant-actions' },
         ACTIONS.filter((a) => a.when(p)).map((a) => h('button', {
           type: 'button',
-          class: ['btn', 'btn-small', a.danger ? 'btn-danger-ghost' : 'btn-ghost'],
+          class: ['btn', 'btn-small', a.danger ? 'btn-danger-ghost' : 'btn-secondary'],
           dataset: { action: a.action },
           'aria-label': a.aria(name),
           on: { click: () => onAction(a.action, p) },

@@ -37,7 +37,7 @@ export function renderRoom(container, { app, params, query }) {
     h('span', { class: 'status-dot', 'aria-hidden': 'true' }), statusText, retryBtn);
 
   const notices = h('div', { id: 'room-notices', class: 'notices', role: 'log', 'aria-live': 'polite', 'aria-label': 'Room notices' });
-  const ended = h('div', { id: 'room-ended', class: 'room-ended panel', hidden: true, role: 'alert' });
+  const ended = h('div', { id: 'room-ended', class: 'room-ended panel', hidden: true, role: 'alert', tabindex: '-1' });
 
   const media = h('section', { id: 'media', class: 'media-stage', 'aria-label': 'Video' },
     h('div', { class: 'media-placeholder' },
@@ -271,17 +271,31 @@ export function renderRoom(container, { app, params, query }) {
   });
   retryBtn.addEventListener('click', () => session.retryNow());
 
-  function showEnded({ message, retry }) {
+  function showEnded({ title: heading, message, retry }) {
     const buttons = [];
     if (retry === 'manual') {
       buttons.push(h('button', {
         type: 'button', id: 'rejoin-room', class: 'btn btn-primary',
-        on: { click: () => { ended.hidden = true; session.retryNow(); } },
+        on: { click: () => { hideEnded(); session.retryNow(); } },
       }, 'Enter again'));
     }
     buttons.push(h('a', { href: '/rooms', class: 'btn btn-secondary', id: 'back-to-rooms', 'data-link': true }, 'Back to rooms'));
-    mount(ended, h('h2', {}, 'You are not in the room'), h('p', { id: 'room-ended-message' }, message), h('div', { class: 'button-row' }, buttons));
+    mount(ended,
+      h('h2', { id: 'room-ended-title' }, heading || 'You are not in the room'),
+      h('p', { id: 'room-ended-message' }, message),
+      h('div', { class: 'button-row' }, buttons));
+    notices.replaceChildren();
+    media.hidden = true;
     ended.hidden = false;
+    // Nobody is shown as present once we are out.
+    participantList.replaceChildren(h('li', { class: 'participant-placeholder muted' }, 'Not connected.'));
+    participantTotal.textContent = '–';
+    (ended.querySelector('button, a') || ended).focus?.();
+  }
+
+  function hideEnded() {
+    ended.hidden = true;
+    media.hidden = false;
   }
 
   // --- session events -----------------------------------------------------------------------
@@ -289,7 +303,7 @@ export function renderRoom(container, { app, params, query }) {
 
   on('state', ({ state }) => setState(state));
   on('welcome', () => {
-    ended.hidden = true;
+    hideEnded();
     clearNotice('connection');
     if (everConnected) notice('Reconnected to the room.', 'success', { key: 'connection', ms: 4000 });
     everConnected = true;
@@ -340,12 +354,7 @@ export function renderRoom(container, { app, params, query }) {
     retryTimer = setInterval(tick, 500);
     retryBtn.hidden = delay < 1500;
   });
-  on('ended', (detail) => {
-    clearNotice('connection');
-    notice(detail.message, 'error', { key: 'connection', sticky: true });
-    showEnded(detail);
-    participantList.classList.add('stale');
-  });
+  on('ended', (detail) => showEnded(detail));
   on('unauthorized', () => {
     app.setUser(null);
     app.navigate(`/login?next=${encodeURIComponent(`/room/${roomId}`)}`, { replace: true });

@@ -51,9 +51,9 @@ export function renderRooms(container, { app }) {
       h('div', { class: 'room-card-foot' },
         h('div', { class: 'room-occupancy' },
           h('span', { class: 'count-badge', title: 'People in the room now' }, icon('users'), refs.count, refs.countLabel),
-          refs.capacity, refs.full,
-          h('span', { class: 'meter', 'aria-hidden': 'true' }, refs.meter)),
-        refs.enter));
+          refs.capacity, refs.full),
+        refs.enter),
+      h('span', { class: 'meter', 'aria-hidden': 'true' }, refs.meter));
     refs.enter.addEventListener('click', () => app.navigate(`/room/${encodeURIComponent(room.id)}`));
     return { el, refs };
   }

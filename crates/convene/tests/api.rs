@@ -1,0 +1,314 @@
+//! The REST API end to end: a real node on port 0, real HTTP.
+
+mod common;
+
+use common::{ADMIN_PASSWORD, TestNode};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn login_me_logout_and_errors() {
+    let node = TestNode::sqlite().await;
+    let mut api = node.client();
+    let (status, body) = api.send("GET", "/api/v1/me", None).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], "unauthorized");
+
+    let (status, body) = api
+        .send("POST", "/api/v1/login", Some(json!({"login": "admin", "password": "nope-nope"})))
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["message"], "wrong login or password");
+
+    let out = api.login("admin", ADMIN_PASSWORD).await;
+    assert_eq!(out["user"]["role"], "admin");
+    assert_eq!(out["user"]["login"], "admin");
+    let me = api.get("/api/v1/me").await;
+    assert_eq!(me["login"], "admin");
+    let (status, _) = api.send("POST", "/api/v1/logout", None).await;
+    assert_eq!(status, 204);
+    let (status, _) = api.send("GET", "/api/v1/me", None).await;
+    assert_eq!(status, 401, "the session ended with logout");
+}
+
+#[tokio::test]
+async fn failed_logins_are_slowed_per_account() {
+    let node = TestNode::sqlite().await;
+    let api = node.client();
+    for _ in 0..5 {
+        let (status, _) = api
+            .send("POST", "/api/v1/login", Some(json!({"login": "admin", "password": "wrong-pass"})))
+            .await;
+        assert_eq!(status, 401);
+    }
+    // Even the right password waits now.
+    let res = api
+        .http
+        .post(format!("{}/api/v1/login", node.url))
+        .json(&json!({"login": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().get("retry-after").is_some());
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_attempts");
+    // After the delay (1 s for the first step) the right password works again.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, _) = api
+        .send("POST", "/api/v1/login", Some(json!({"login": "admin", "password": ADMIN_PASSWORD})))
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn roles_webservice_and_cookies() {
+    let node = TestNode::sqlite().await;
+    let admin = node.admin().await;
+    admin.create_user("integration", "ws-password-1", "webservice").await;
+    admin.create_user("carol", "carol-password", "user").await;
+
+    // A webservice account is refused by the web UI, with a clear message...
+    let (status, body) = node
+        .client()
+        .send("POST", "/api/v1/login", Some(json!({"login": "integration", "password": "ws-password-1", "client": "web"})))
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"]["code"], "webservice_account");
+    assert!(body["error"]["message"].as_str().unwrap().contains("API only"));
+    // ...and may use the API with a Bearer token, including administration.
+    let mut ws = node.client();
+    ws.login("integration", "ws-password-1").await;
+    let users = ws.get("/api/v1/users").await;
+    assert_eq!(users.as_array().unwrap().len(), 3);
+
+    // A plain user may not administer.
+    let mut carol = node.client();
+    carol.login("carol", "carol-password").await;
+    let (status, body) = carol.send("GET", "/api/v1/users", None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")));
+    let (status, _) = carol.send("POST", "/api/v1/rooms", Some(json!({"name": "x"}))).await;
+    assert_eq!(status, 403);
+    let (status, _) = carol.send("GET", "/api/v1/connections", None).await;
+    assert_eq!(status, 403);
+
+    // The web login sets an HttpOnly, SameSite cookie that works on its own.
+    let res = node
+        .client()
+        .http
+        .post(format!("{}/api/v1/login", node.url))
+        .json(&json!({"login": "carol", "password": "carol-password", "client": "web"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let me: Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/me", node.url))
+        .header("cookie", pair)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["login"], "carol");
+}
+
+#[tokio::test]
+async fn users_crud_and_validation() {
+    let node = TestNode::sqlite().await;
+    let admin = node.admin().await;
+    let id = admin.create_user("dave", "dave-password", "user").await;
+    let (status, body) = admin
+        .send("POST", "/api/v1/users", Some(json!({"login": "dave", "password": "another-pw", "role": "user"})))
+        .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("conflict")));
+    for bad in [
+        json!({"login": "", "password": "long-enough"}),
+        json!({"login": "a b", "password": "long-enough"}),
+        json!({"login": "eve", "password": "short"}),
+        json!({"login": "eve", "password": "long-enough", "role": "king"}),
+        json!({"login": "eve", "password": "long-enough", "extra": 1}),
+        json!({"login": 5, "password": "long-enough"}),
+    ] {
+        let (status, body) = admin.send("POST", "/api/v1/users", Some(bad.clone())).await;
+        assert_eq!(status, 400, "{bad} → {body}");
+        assert!(body["error"]["message"].is_string());
+    }
+    let (status, body) = admin
+        .send("PUT", &format!("/api/v1/users/{id}"), Some(json!({"display_name": "Dave D.", "role": "admin"})))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!((body["display_name"].as_str(), body["role"].as_str()), (Some("Dave D."), Some("admin")));
+    // Password change ends the account's sessions.
+    let mut dave = node.client();
+    dave.login("dave", "dave-password").await;
+    admin
+        .send("PUT", &format!("/api/v1/users/{id}"), Some(json!({"password": "dave-new-password"})))
+        .await;
+    assert_eq!(dave.send("GET", "/api/v1/me", None).await.0, 401);
+    dave.login("dave", "dave-new-password").await;
+    // Disabling ends sessions and refuses sign-in.
+    admin
+        .send("PUT", &format!("/api/v1/users/{id}"), Some(json!({"enabled": false})))
+        .await;
+    let (status, body) = node
+        .client()
+        .send("POST", "/api/v1/login", Some(json!({"login": "dave", "password": "dave-new-password"})))
+        .await;
+    assert_eq!((status, body["error"]["message"].as_str()), (403, Some("this account is disabled")));
+    // The last administrator stays; unknown ids are 404.
+    let me = admin.get("/api/v1/me").await;
+    let (status, _) = admin.send("DELETE", &format!("/api/v1/users/{}", me["id"]), None).await;
+    assert_eq!(status, 400);
+    let (status, _) = admin.send("PUT", &format!("/api/v1/users/{}", me["id"]), Some(json!({"role": "user"}))).await;
+    assert_eq!(status, 409);
+    assert_eq!(admin.send("GET", "/api/v1/users/9999", None).await.0, 404);
+    assert_eq!(admin.send("GET", "/api/v1/users/abc", None).await.0, 404);
+    assert_eq!(admin.send("DELETE", &format!("/api/v1/users/{id}"), None).await.0, 204);
+    assert_eq!(admin.send("DELETE", &format!("/api/v1/users/{id}"), None).await.0, 404);
+}
+
+#[tokio::test]
+async fn rooms_crud_visibility_and_validation() {
+    let node = TestNode::sqlite().await;
+    let admin = node.admin().await;
+    let frank = admin.create_user("frank", "frank-password", "user").await;
+    admin.create_user("gina", "gina-password", "user").await;
+    let public = admin.create_room("Assembly", 100).await;
+    let private = admin
+        .post(
+            "/api/v1/rooms",
+            json!({"name": "Staff", "kind": "presentation", "capacity": 5, "public": false,
+                   "members": [frank], "moderators": []}),
+        )
+        .await;
+    assert_eq!(private["kind"], "presentation");
+    assert_eq!(private["members"], json!([frank]));
+    assert_eq!(private["participants"], 0);
+    let private = private["id"].as_i64().unwrap();
+
+    let mut gina = node.client();
+    gina.login("gina", "gina-password").await;
+    let rooms = gina.get("/api/v1/rooms").await;
+    let names: Vec<_> = rooms.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Assembly"], "a private room is hidden from non-members");
+    let (status, body) = gina.send("POST", &format!("/api/v1/rooms/{private}/enter"), Some(json!({}))).await;
+    assert_eq!((status, body["error"]["message"].as_str()), (403, Some("you are not a member of this room")));
+    let mut frank_api = node.client();
+    frank_api.login("frank", "frank-password").await;
+    assert_eq!(frank_api.get("/api/v1/rooms").await.as_array().unwrap().len(), 2);
+
+    for bad in [
+        json!({"name": ""}),
+        json!({"name": "x", "kind": "party"}),
+        json!({"name": "x", "capacity": 0}),
+        json!({"name": "x", "capacity": 1_000_000}),
+        json!({"name": "x", "members": [424242]}),
+        json!({"name": "x".repeat(101)}),
+    ] {
+        let (status, body) = admin.send("POST", "/api/v1/rooms", Some(bad.clone())).await;
+        assert_eq!(status, 400, "{bad} → {body}");
+    }
+    let updated = admin
+        .send("PUT", &format!("/api/v1/rooms/{public}"), Some(json!({"name": "Big assembly", "capacity": 200})))
+        .await;
+    assert_eq!((updated.0, updated.1["name"].as_str()), (200, Some("Big assembly")));
+    assert_eq!(admin.send("GET", "/api/v1/rooms/31337", None).await.0, 404);
+    assert_eq!(admin.send("PUT", "/api/v1/rooms/31337", Some(json!({"name": "y"}))).await.0, 404);
+    assert_eq!(admin.send("DELETE", &format!("/api/v1/rooms/{public}"), None).await.0, 204);
+    assert_eq!(admin.send("DELETE", &format!("/api/v1/rooms/{public}"), None).await.0, 404);
+}
+
+#[tokio::test]
+async fn malformed_requests_get_4xx_json() {
+    let node = TestNode::sqlite().await;
+    let admin = node.admin().await;
+    let http = reqwest::Client::new();
+    let sid = admin.sid.clone().unwrap();
+    let post = |body: reqwest::Body, ctype: &'static str| {
+        http.post(format!("{}/api/v1/rooms", node.url))
+            .bearer_auth(&sid)
+            .header("content-type", ctype)
+            .body(body)
+            .send()
+    };
+    let res = post("{not json".into(), "application/json").await.unwrap();
+    assert_eq!(res.status(), 400);
+    let res = post("name=x".into(), "application/x-www-form-urlencoded").await.unwrap();
+    assert_eq!(res.status(), 415);
+    let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(2 << 20));
+    let res = post(huge.into(), "application/json").await.unwrap();
+    assert_eq!(res.status(), 413);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_large");
+    let res = http.get(format!("{}/api/v1/nothing-here", node.url)).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    let res = http
+        .get(format!("{}/api/v1/me", node.url))
+        .header("authorization", "Bearer ' OR 1=1 --")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn operations_endpoints() {
+    let node = TestNode::sqlite().await;
+    let http = reqwest::Client::new();
+    let health: Value = http.get(format!("{}/healthz", node.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["status"], "ok");
+    let ready: Value = http.get(format!("{}/readyz", node.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!((ready["status"].as_str(), ready["database"].as_bool()), (Some("ready"), Some(true)));
+    node.admin().await.get("/api/v1/rooms").await;
+    let metrics = http.get(format!("{}/metrics", node.url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("convene_ws_connections 0"));
+    assert!(metrics.contains("convene_logins_total 1"));
+    assert!(metrics.contains("convene_http_requests_total{method=\"GET\",route=\"/api/v1/rooms\",status=\"200\"} 1"));
+    assert!(metrics.contains("convene_http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/v1/login\",le=\"+Inf\"} 1"));
+}
+
+#[tokio::test]
+async fn servers_lists_this_node_up() {
+    let node = TestNode::sqlite().await;
+    let admin = node.admin().await;
+    let servers = admin.get("/api/v1/servers").await;
+    let s = &servers[0];
+    assert_eq!((s["id"].as_i64(), s["status"].as_str(), s["active"].as_bool()), (Some(1), Some("up"), Some(true)));
+    assert_eq!(s["url"], node.url);
+    assert!(s["heartbeat_age_ms"].as_i64().unwrap() < 5000);
+}
+
+/// Every operation the OpenAPI document lists is routed (not the fallback, not 405).
+#[tokio::test]
+async fn openapi_document_matches_the_router() {
+    let node = TestNode::sqlite().await;
+    let admin = node.admin().await;
+    let doc = admin.get("/api/openapi.json").await;
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 12, "the document lists the API");
+    for (path, ops) in paths {
+        for method in ops.as_object().unwrap().keys() {
+            if !["get", "post", "put", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            let concrete = path.replace("{id}", "987654");
+            let body = (method != "get" && method != "delete").then(|| json!({}));
+            let (status, out) = admin.send(&method.to_uppercase(), &concrete, body).await;
+            assert_ne!(status, 405, "{method} {path} is not routed");
+            assert_ne!(out["error"]["message"], "page not found", "{method} {path} is not routed");
+        }
+    }
+    for (path, method) in [
+        ("/api/v1/login", "post"),
+        ("/api/v1/rooms/{id}/enter", "post"),
+        ("/api/v1/connections/{id}", "delete"),
+        ("/api/v1/servers", "get"),
+    ] {
+        assert!(paths[path][method].is_object(), "{method} {path} is documented");
+    }
+}

@@ -1,0 +1,154 @@
+//! The `convene` binary itself: zero-configuration start, settings errors, SIGTERM,
+//! and the user commands on the same database.
+
+mod common;
+
+use serde_json::{Value, json};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn convene() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_convene"));
+    cmd.env_remove("CONVENE_ADMIN_PASSWORD");
+    cmd
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn user_cmd(dir: &std::path::Path, args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = convene()
+        .current_dir(dir)
+        .arg("user")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn bad_settings_stop_start_up_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = convene()
+        .current_dir(dir.path())
+        .args(["serve", "--listen", "not-an-address"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`listen`"));
+
+    let out = convene()
+        .current_dir(dir.path())
+        .env("CONVENE_DATABASE_URL", "mysql://nope")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`database_url`"));
+
+    std::fs::write(dir.path().join("c.toml"), "node_idd = 3\n").unwrap();
+    let out = convene()
+        .current_dir(dir.path())
+        .args(["serve", "--config", "c.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("node_idd"));
+}
+
+#[test]
+fn user_commands_share_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = user_cmd(dir.path(), &["add", "teacher", "--role", "admin"], "teacher-password\n");
+    assert!(ok, "{err}");
+    assert!(out.contains("created teacher"));
+    let (ok, _, err) = user_cmd(dir.path(), &["add", "teacher"], "another-password\n");
+    assert!(!ok && err.contains("taken"));
+    let (ok, _, err) = user_cmd(dir.path(), &["add", "shorty"], "short\n");
+    assert!(!ok && err.contains("at least 8"));
+    let (ok, out, _) = user_cmd(dir.path(), &["list"], "");
+    assert!(ok && out.contains("teacher") && out.contains("admin"));
+    let (ok, out, _) = user_cmd(dir.path(), &["passwd", "teacher"], "changed-password\n");
+    assert!(ok && out.contains("changed"));
+    let (ok, _, _) = user_cmd(dir.path(), &["delete", "teacher"], "");
+    assert!(ok);
+    let (_, out, _) = user_cmd(dir.path(), &["list"], "");
+    assert!(!out.contains("teacher"));
+}
+
+/// `serve` with nothing but a port: SQLite under ./data, a generated admin password
+/// printed once, a clean stop on SIGTERM.
+#[tokio::test]
+async fn zero_configuration_serve_and_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = convene()
+        .current_dir(dir.path())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut password = None;
+    let mut log = Vec::new();
+    while password.is_none() {
+        let line = rx.recv_timeout(Duration::from_secs(60)).expect("log line");
+        if let Some(rest) = line.split("generated password ").nth(1) {
+            password = rest.split_whitespace().next().map(String::from);
+        }
+        log.push(line);
+    }
+    let password = password.unwrap();
+    assert!(dir.path().join("data/convene.db").exists());
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..100 {
+        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready);
+    let res: Value = http
+        .post(format!("{base}/api/v1/login"))
+        .json(&json!({"login": "admin", "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["user"]["role"], "admin");
+    let page = http.get(format!("{base}/")).send().await.unwrap();
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+    // The secret is printed once, and never again (e.g. on the next start).
+    let all = log.iter().chain(rest.iter()).filter(|l| l.contains(&password)).count();
+    assert_eq!(all, 1);
+}
