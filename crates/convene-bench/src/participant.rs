@@ -7,9 +7,9 @@ use crate::stats::micros;
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -356,7 +356,10 @@ mod tests {
         r.on_text("me", &frame("me"));
         r.on_text("me", &frame("other"));
         r.on_text("me", &frame("other"));
-        r.on_text("me", r#"{"type":"error","code":"bad_request","message":"x"}"#);
+        r.on_text(
+            "me",
+            r#"{"type":"error","code":"bad_request","message":"x"}"#,
+        );
         assert_eq!(r.echo().len(), 1);
         assert_eq!(r.fanout().len(), 2);
         assert_eq!(r.frames(), 4);

@@ -83,8 +83,9 @@ impl MemoryLog {
         }
     }
 
-    pub fn pid(&self) -> Option<u32> {
-        self.pid
+    /// Goes on from phases recorded earlier (of another process, say).
+    pub fn with_phases(pid: Option<u32>, phases: Vec<Phase>) -> MemoryLog {
+        MemoryLog { pid, phases }
     }
 
     /// Reads the memory now and records it under `phase` (and says so on stderr).

@@ -85,7 +85,10 @@ pub struct RoomsReport {
 
 impl RoomsReport {
     pub fn memory_at(&self, phase: &str) -> Option<&MemorySample> {
-        self.memory.iter().find(|p| p.phase == phase).map(|p| &p.memory)
+        self.memory
+            .iter()
+            .find(|p| p.phase == phase)
+            .map(|p| &p.memory)
     }
 
     pub fn print(&self) {
@@ -155,17 +158,22 @@ impl RoomsReport {
 }
 
 /// The header of [`markdown_row`].
-pub const MARKDOWN_HEADER: &str = "| participants / rooms | idle RSS | loaded RSS | peak RSS | loaded − idle per participant | join p50 / p90 / p99 / max | chat fan-out p50 / p99 | delivered |\n| --- | --- | --- | --- | --- | --- | --- | --- |";
+pub const MARKDOWN_HEADER: &str = "| participants / rooms | idle RSS | loaded RSS | peak RSS | (loaded − before joins) / participant | join p50 / p90 / p99 / max | chat fan-out p50 / p99 | delivered |\n| --- | --- | --- | --- | --- | --- | --- | --- |";
 
-/// One Markdown table row: memory (MiB) and latencies (ms).
-pub fn markdown_row(report: &RoomsReport, idle: Option<&MemorySample>) -> String {
+/// One Markdown table row: memory (MiB) and latencies (ms). `idle` is the fresh
+/// node, `before_load` the node just before the joins (accounts made, signed in).
+pub fn markdown_row(
+    report: &RoomsReport,
+    idle: Option<&MemorySample>,
+    before_load: Option<&MemorySample>,
+) -> String {
     let loaded = report.memory_at("loaded");
     let peak = report.memory.iter().map(|p| p.memory.vm_hwm_kib).max();
     let cell = |m: Option<&MemorySample>| {
         m.map(|m| format!("{:.1} MiB", mib(m.vm_rss_kib)))
             .unwrap_or_else(|| "–".into())
     };
-    let per_participant = match (idle, loaded) {
+    let per_participant = match (before_load, loaded) {
         (Some(i), Some(l)) if report.join.joined > 0 => format!(
             "{:.1} KiB",
             (l.vm_rss_kib as f64 - i.vm_rss_kib as f64) / report.join.joined as f64

@@ -185,7 +185,10 @@ async fn user_command(config: Config, action: UserAction) -> anyhow::Result<()> 
             }
         }
         UserAction::List => {
-            println!("{:>6}  {:<24} {:<11} {:<8} display name", "id", "login", "role", "enabled");
+            println!(
+                "{:>6}  {:<24} {:<11} {:<8} display name",
+                "id", "login", "role", "enabled"
+            );
             for u in store.list_users().await? {
                 println!(
                     "{:>6}  {:<24} {:<11} {:<8} {}",

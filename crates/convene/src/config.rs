@@ -197,7 +197,9 @@ impl Settings {
         if let Some(pw) = &self.admin_password
             && pw.len() < 8
         {
-            bail!("setting `admin_password` (CONVENE_ADMIN_PASSWORD) must have at least 8 characters");
+            bail!(
+                "setting `admin_password` (CONVENE_ADMIN_PASSWORD) must have at least 8 characters"
+            );
         }
         let secs = |name: &str, v: Option<u64>, default: u64, min: u64, max: u64| {
             let v = v.unwrap_or(default);

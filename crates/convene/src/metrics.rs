@@ -79,17 +79,58 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         };
         let counter = |out: &mut String, name: &str, help: &str, v: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
         };
-        gauge(&mut out, "convene_ws_connections", "Live WebSocket connections on this node.", self.ws_connections.get());
-        gauge(&mut out, "convene_live_rooms", "Rooms live on this node.", self.live_rooms.get());
-        counter(&mut out, "convene_chat_messages_total", "Chat messages sent in rooms of this node.", self.chat_messages.get());
-        counter(&mut out, "convene_logins_total", "Successful sign-ins on this node.", self.logins.get());
-        counter(&mut out, "convene_login_failures_total", "Failed sign-ins on this node.", self.login_failures.get());
-        counter(&mut out, "convene_ws_rejected_total", "WebSocket entries refused (token, capacity).", self.ws_rejected.get());
-        counter(&mut out, "convene_ws_bad_frames_total", "Malformed WebSocket frames received.", self.ws_bad_frames.get());
+        gauge(
+            &mut out,
+            "convene_ws_connections",
+            "Live WebSocket connections on this node.",
+            self.ws_connections.get(),
+        );
+        gauge(
+            &mut out,
+            "convene_live_rooms",
+            "Rooms live on this node.",
+            self.live_rooms.get(),
+        );
+        counter(
+            &mut out,
+            "convene_chat_messages_total",
+            "Chat messages sent in rooms of this node.",
+            self.chat_messages.get(),
+        );
+        counter(
+            &mut out,
+            "convene_logins_total",
+            "Successful sign-ins on this node.",
+            self.logins.get(),
+        );
+        counter(
+            &mut out,
+            "convene_login_failures_total",
+            "Failed sign-ins on this node.",
+            self.login_failures.get(),
+        );
+        counter(
+            &mut out,
+            "convene_ws_rejected_total",
+            "WebSocket entries refused (token, capacity).",
+            self.ws_rejected.get(),
+        );
+        counter(
+            &mut out,
+            "convene_ws_bad_frames_total",
+            "Malformed WebSocket frames received.",
+            self.ws_bad_frames.get(),
+        );
         let map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = writeln!(out, "# HELP convene_http_requests_total HTTP requests by route and status.\n# TYPE convene_http_requests_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP convene_http_requests_total HTTP requests by route and status.\n# TYPE convene_http_requests_total counter"
+        );
         for ((method, route, status), h) in map.iter() {
             let _ = writeln!(
                 out,
@@ -98,7 +139,10 @@ impl Metrics {
                 h.count
             );
         }
-        let _ = writeln!(out, "# HELP convene_http_request_duration_seconds HTTP request latency.\n# TYPE convene_http_request_duration_seconds histogram");
+        let _ = writeln!(
+            out,
+            "# HELP convene_http_request_duration_seconds HTTP request latency.\n# TYPE convene_http_request_duration_seconds histogram"
+        );
         let mut merged = std::collections::BTreeMap::<(String, String), Histogram>::new();
         for ((method, route, _), h) in map.iter() {
             let m = merged.entry((method.clone(), route.clone())).or_default();
@@ -111,11 +155,27 @@ impl Metrics {
         for ((method, route), h) in merged {
             let labels = format!("method=\"{method}\",route=\"{}\"", escape(&route));
             for (i, bound) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "convene_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}", h.counts[i]);
+                let _ = writeln!(
+                    out,
+                    "convene_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}",
+                    h.counts[i]
+                );
             }
-            let _ = writeln!(out, "convene_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "convene_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "convene_http_request_duration_seconds_count{{{labels}}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "convene_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "convene_http_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "convene_http_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
         }
         out
     }

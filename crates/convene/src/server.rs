@@ -61,13 +61,22 @@ pub async fn run(
         instance: secret::random_hex(16),
     };
     store
-        .register_node(node.id, &node.name, &node.url, &node.instance, cluster::VERSION)
+        .register_node(
+            node.id,
+            &node.name,
+            &node.url,
+            &node.instance,
+            cluster::VERSION,
+        )
         .await?;
     // Rows this node left behind when it last stopped abruptly; never other nodes' rows.
     let stale = store.delete_node_connections(node.id).await?;
     store.delete_node_room_hosts(node.id).await?;
     if stale > 0 {
-        tracing::info!(stale, "removed this node's connection rows from a previous run");
+        tracing::info!(
+            stale,
+            "removed this node's connection rows from a previous run"
+        );
     }
 
     let state: AppState = Arc::new(Node {
@@ -148,7 +157,9 @@ pub fn router(state: AppState) -> Router {
             api::observe,
         ))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .with_state(state)
 }
 
@@ -187,7 +198,9 @@ async fn bootstrap_admin(store: &Store, config: &Config) -> anyhow::Result<()> {
                 "created the account `admin` with the generated password {password} — sign in and change it"
             );
         } else {
-            tracing::info!("created the account `admin` with the password from CONVENE_ADMIN_PASSWORD");
+            tracing::info!(
+                "created the account `admin` with the password from CONVENE_ADMIN_PASSWORD"
+            );
         }
     }
     Ok(())

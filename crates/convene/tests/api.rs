@@ -14,7 +14,11 @@ async fn login_me_logout_and_errors() {
     assert_eq!(body["error"]["code"], "unauthorized");
 
     let (status, body) = api
-        .send("POST", "/api/v1/login", Some(json!({"login": "admin", "password": "nope-nope"})))
+        .send(
+            "POST",
+            "/api/v1/login",
+            Some(json!({"login": "admin", "password": "nope-nope"})),
+        )
         .await;
     assert_eq!(status, 401);
     assert_eq!(body["error"]["message"], "wrong login or password");
@@ -36,7 +40,11 @@ async fn failed_logins_are_slowed_per_account() {
     let api = node.client();
     for _ in 0..5 {
         let (status, _) = api
-            .send("POST", "/api/v1/login", Some(json!({"login": "admin", "password": "wrong-pass"})))
+            .send(
+                "POST",
+                "/api/v1/login",
+                Some(json!({"login": "admin", "password": "wrong-pass"})),
+            )
             .await;
         assert_eq!(status, 401);
     }
@@ -55,7 +63,11 @@ async fn failed_logins_are_slowed_per_account() {
     // After the delay (1 s for the first step) the right password works again.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let (status, _) = api
-        .send("POST", "/api/v1/login", Some(json!({"login": "admin", "password": ADMIN_PASSWORD})))
+        .send(
+            "POST",
+            "/api/v1/login",
+            Some(json!({"login": "admin", "password": ADMIN_PASSWORD})),
+        )
         .await;
     assert_eq!(status, 200);
 }
@@ -64,17 +76,28 @@ async fn failed_logins_are_slowed_per_account() {
 async fn roles_webservice_and_cookies() {
     let node = TestNode::sqlite().await;
     let admin = node.admin().await;
-    admin.create_user("integration", "ws-password-1", "webservice").await;
+    admin
+        .create_user("integration", "ws-password-1", "webservice")
+        .await;
     admin.create_user("carol", "carol-password", "user").await;
 
     // A webservice account is refused by the web UI, with a clear message...
     let (status, body) = node
         .client()
-        .send("POST", "/api/v1/login", Some(json!({"login": "integration", "password": "ws-password-1", "client": "web"})))
+        .send(
+            "POST",
+            "/api/v1/login",
+            Some(json!({"login": "integration", "password": "ws-password-1", "client": "web"})),
+        )
         .await;
     assert_eq!(status, 403);
     assert_eq!(body["error"]["code"], "webservice_account");
-    assert!(body["error"]["message"].as_str().unwrap().contains("API only"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("API only")
+    );
     // ...and may use the API with a Bearer token, including administration.
     let mut ws = node.client();
     ws.login("integration", "ws-password-1").await;
@@ -85,8 +108,13 @@ async fn roles_webservice_and_cookies() {
     let mut carol = node.client();
     carol.login("carol", "carol-password").await;
     let (status, body) = carol.send("GET", "/api/v1/users", None).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")));
-    let (status, _) = carol.send("POST", "/api/v1/rooms", Some(json!({"name": "x"}))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let (status, _) = carol
+        .send("POST", "/api/v1/rooms", Some(json!({"name": "x"})))
+        .await;
     assert_eq!(status, 403);
     let (status, _) = carol.send("GET", "/api/v1/connections", None).await;
     assert_eq!(status, 403);
@@ -101,7 +129,10 @@ async fn roles_webservice_and_cookies() {
         .await
         .unwrap();
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     let pair = cookie.split(';').next().unwrap().to_string();
     let me: Value = reqwest::Client::new()
         .get(format!("{}/api/v1/me", node.url))
@@ -121,9 +152,16 @@ async fn users_crud_and_validation() {
     let admin = node.admin().await;
     let id = admin.create_user("dave", "dave-password", "user").await;
     let (status, body) = admin
-        .send("POST", "/api/v1/users", Some(json!({"login": "dave", "password": "another-pw", "role": "user"})))
+        .send(
+            "POST",
+            "/api/v1/users",
+            Some(json!({"login": "dave", "password": "another-pw", "role": "user"})),
+        )
         .await;
-    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("conflict")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("conflict"))
+    );
     for bad in [
         json!({"login": "", "password": "long-enough"}),
         json!({"login": "a b", "password": "long-enough"}),
@@ -137,37 +175,79 @@ async fn users_crud_and_validation() {
         assert!(body["error"]["message"].is_string());
     }
     let (status, body) = admin
-        .send("PUT", &format!("/api/v1/users/{id}"), Some(json!({"display_name": "Dave D.", "role": "admin"})))
+        .send(
+            "PUT",
+            &format!("/api/v1/users/{id}"),
+            Some(json!({"display_name": "Dave D.", "role": "admin"})),
+        )
         .await;
     assert_eq!(status, 200);
-    assert_eq!((body["display_name"].as_str(), body["role"].as_str()), (Some("Dave D."), Some("admin")));
+    assert_eq!(
+        (body["display_name"].as_str(), body["role"].as_str()),
+        (Some("Dave D."), Some("admin"))
+    );
     // Password change ends the account's sessions.
     let mut dave = node.client();
     dave.login("dave", "dave-password").await;
     admin
-        .send("PUT", &format!("/api/v1/users/{id}"), Some(json!({"password": "dave-new-password"})))
+        .send(
+            "PUT",
+            &format!("/api/v1/users/{id}"),
+            Some(json!({"password": "dave-new-password"})),
+        )
         .await;
     assert_eq!(dave.send("GET", "/api/v1/me", None).await.0, 401);
     dave.login("dave", "dave-new-password").await;
     // Disabling ends sessions and refuses sign-in.
     admin
-        .send("PUT", &format!("/api/v1/users/{id}"), Some(json!({"enabled": false})))
+        .send(
+            "PUT",
+            &format!("/api/v1/users/{id}"),
+            Some(json!({"enabled": false})),
+        )
         .await;
     let (status, body) = node
         .client()
-        .send("POST", "/api/v1/login", Some(json!({"login": "dave", "password": "dave-new-password"})))
+        .send(
+            "POST",
+            "/api/v1/login",
+            Some(json!({"login": "dave", "password": "dave-new-password"})),
+        )
         .await;
-    assert_eq!((status, body["error"]["message"].as_str()), (403, Some("this account is disabled")));
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (403, Some("this account is disabled"))
+    );
     // The last administrator stays; unknown ids are 404.
     let me = admin.get("/api/v1/me").await;
-    let (status, _) = admin.send("DELETE", &format!("/api/v1/users/{}", me["id"]), None).await;
+    let (status, _) = admin
+        .send("DELETE", &format!("/api/v1/users/{}", me["id"]), None)
+        .await;
     assert_eq!(status, 400);
-    let (status, _) = admin.send("PUT", &format!("/api/v1/users/{}", me["id"]), Some(json!({"role": "user"}))).await;
+    let (status, _) = admin
+        .send(
+            "PUT",
+            &format!("/api/v1/users/{}", me["id"]),
+            Some(json!({"role": "user"})),
+        )
+        .await;
     assert_eq!(status, 409);
     assert_eq!(admin.send("GET", "/api/v1/users/9999", None).await.0, 404);
     assert_eq!(admin.send("GET", "/api/v1/users/abc", None).await.0, 404);
-    assert_eq!(admin.send("DELETE", &format!("/api/v1/users/{id}"), None).await.0, 204);
-    assert_eq!(admin.send("DELETE", &format!("/api/v1/users/{id}"), None).await.0, 404);
+    assert_eq!(
+        admin
+            .send("DELETE", &format!("/api/v1/users/{id}"), None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        admin
+            .send("DELETE", &format!("/api/v1/users/{id}"), None)
+            .await
+            .0,
+        404
+    );
 }
 
 #[tokio::test]
@@ -192,13 +272,39 @@ async fn rooms_crud_visibility_and_validation() {
     let mut gina = node.client();
     gina.login("gina", "gina-password").await;
     let rooms = gina.get("/api/v1/rooms").await;
-    let names: Vec<_> = rooms.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["Assembly"], "a private room is hidden from non-members");
-    let (status, body) = gina.send("POST", &format!("/api/v1/rooms/{private}/enter"), Some(json!({}))).await;
-    assert_eq!((status, body["error"]["message"].as_str()), (403, Some("you are not a member of this room")));
+    let names: Vec<_> = rooms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["Assembly"],
+        "a private room is hidden from non-members"
+    );
+    let (status, body) = gina
+        .send(
+            "POST",
+            &format!("/api/v1/rooms/{private}/enter"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (403, Some("you are not a member of this room"))
+    );
     let mut frank_api = node.client();
     frank_api.login("frank", "frank-password").await;
-    assert_eq!(frank_api.get("/api/v1/rooms").await.as_array().unwrap().len(), 2);
+    assert_eq!(
+        frank_api
+            .get("/api/v1/rooms")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 
     for bad in [
         json!({"name": ""}),
@@ -212,13 +318,38 @@ async fn rooms_crud_visibility_and_validation() {
         assert_eq!(status, 400, "{bad} → {body}");
     }
     let updated = admin
-        .send("PUT", &format!("/api/v1/rooms/{public}"), Some(json!({"name": "Big assembly", "capacity": 200})))
+        .send(
+            "PUT",
+            &format!("/api/v1/rooms/{public}"),
+            Some(json!({"name": "Big assembly", "capacity": 200})),
+        )
         .await;
-    assert_eq!((updated.0, updated.1["name"].as_str()), (200, Some("Big assembly")));
+    assert_eq!(
+        (updated.0, updated.1["name"].as_str()),
+        (200, Some("Big assembly"))
+    );
     assert_eq!(admin.send("GET", "/api/v1/rooms/31337", None).await.0, 404);
-    assert_eq!(admin.send("PUT", "/api/v1/rooms/31337", Some(json!({"name": "y"}))).await.0, 404);
-    assert_eq!(admin.send("DELETE", &format!("/api/v1/rooms/{public}"), None).await.0, 204);
-    assert_eq!(admin.send("DELETE", &format!("/api/v1/rooms/{public}"), None).await.0, 404);
+    assert_eq!(
+        admin
+            .send("PUT", "/api/v1/rooms/31337", Some(json!({"name": "y"})))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        admin
+            .send("DELETE", &format!("/api/v1/rooms/{public}"), None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        admin
+            .send("DELETE", &format!("/api/v1/rooms/{public}"), None)
+            .await
+            .0,
+        404
+    );
 }
 
 #[tokio::test]
@@ -236,14 +367,20 @@ async fn malformed_requests_get_4xx_json() {
     };
     let res = post("{not json".into(), "application/json").await.unwrap();
     assert_eq!(res.status(), 400);
-    let res = post("name=x".into(), "application/x-www-form-urlencoded").await.unwrap();
+    let res = post("name=x".into(), "application/x-www-form-urlencoded")
+        .await
+        .unwrap();
     assert_eq!(res.status(), 415);
     let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(2 << 20));
     let res = post(huge.into(), "application/json").await.unwrap();
     assert_eq!(res.status(), 413);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "too_large");
-    let res = http.get(format!("{}/api/v1/nothing-here", node.url)).send().await.unwrap();
+    let res = http
+        .get(format!("{}/api/v1/nothing-here", node.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
@@ -260,15 +397,41 @@ async fn malformed_requests_get_4xx_json() {
 async fn operations_endpoints() {
     let node = TestNode::sqlite().await;
     let http = reqwest::Client::new();
-    let health: Value = http.get(format!("{}/healthz", node.url)).send().await.unwrap().json().await.unwrap();
+    let health: Value = http
+        .get(format!("{}/healthz", node.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["status"], "ok");
-    let ready: Value = http.get(format!("{}/readyz", node.url)).send().await.unwrap().json().await.unwrap();
-    assert_eq!((ready["status"].as_str(), ready["database"].as_bool()), (Some("ready"), Some(true)));
+    let ready: Value = http
+        .get(format!("{}/readyz", node.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (ready["status"].as_str(), ready["database"].as_bool()),
+        (Some("ready"), Some(true))
+    );
     node.admin().await.get("/api/v1/rooms").await;
-    let metrics = http.get(format!("{}/metrics", node.url)).send().await.unwrap().text().await.unwrap();
+    let metrics = http
+        .get(format!("{}/metrics", node.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("convene_ws_connections 0"));
     assert!(metrics.contains("convene_logins_total 1"));
-    assert!(metrics.contains("convene_http_requests_total{method=\"GET\",route=\"/api/v1/rooms\",status=\"200\"} 1"));
+    assert!(metrics.contains(
+        "convene_http_requests_total{method=\"GET\",route=\"/api/v1/rooms\",status=\"200\"} 1"
+    ));
     assert!(metrics.contains("convene_http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/v1/login\",le=\"+Inf\"} 1"));
 }
 
@@ -278,7 +441,14 @@ async fn servers_lists_this_node_up() {
     let admin = node.admin().await;
     let servers = admin.get("/api/v1/servers").await;
     let s = &servers[0];
-    assert_eq!((s["id"].as_i64(), s["status"].as_str(), s["active"].as_bool()), (Some(1), Some("up"), Some(true)));
+    assert_eq!(
+        (
+            s["id"].as_i64(),
+            s["status"].as_str(),
+            s["active"].as_bool()
+        ),
+        (Some(1), Some("up"), Some(true))
+    );
     assert_eq!(s["url"], node.url);
     assert!(s["heartbeat_age_ms"].as_i64().unwrap() < 5000);
 }
@@ -300,7 +470,10 @@ async fn openapi_document_matches_the_router() {
             let body = (method != "get" && method != "delete").then(|| json!({}));
             let (status, out) = admin.send(&method.to_uppercase(), &concrete, body).await;
             assert_ne!(status, 405, "{method} {path} is not routed");
-            assert_ne!(out["error"]["message"], "page not found", "{method} {path} is not routed");
+            assert_ne!(
+                out["error"]["message"], "page not found",
+                "{method} {path} is not routed"
+            );
         }
     }
     for (path, method) in [
@@ -309,6 +482,68 @@ async fn openapi_document_matches_the_router() {
         ("/api/v1/connections/{id}", "delete"),
         ("/api/v1/servers", "get"),
     ] {
-        assert!(paths[path][method].is_object(), "{method} {path} is documented");
+        assert!(
+            paths[path][method].is_object(),
+            "{method} {path} is documented"
+        );
     }
+}
+
+/// The room page signs a browser in from an entry token (the cross-node redirect),
+/// once; a replayed token signs no one in.
+#[tokio::test]
+async fn room_page_signs_in_from_an_entry_token() {
+    let node = TestNode::sqlite().await;
+    let admin = node.admin().await;
+    admin.create_user("hugo", "hugo-password", "user").await;
+    let room = admin.create_room("Library", 10).await;
+    let mut hugo = node.client();
+    hugo.login("hugo", "hugo-password").await;
+    let enter = hugo
+        .post(&format!("/api/v1/rooms/{room}/enter"), json!({}))
+        .await;
+    let room_url = enter["room_url"].as_str().unwrap();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = browser.get(room_url).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], format!("/room/{room}").as_str());
+    let cookie = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("convene_sid=") && cookie.contains("HttpOnly"));
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let me: Value = browser
+        .get(format!("{}/api/v1/me", node.url))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["login"], "hugo");
+
+    let replay = browser.get(room_url).send().await.unwrap();
+    assert_eq!(replay.status(), 303);
+    assert!(replay.headers().get("set-cookie").is_none());
+    assert!(
+        replay.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("entry=refused")
+    );
+    // Without a token the page is the UI shell.
+    let page = browser
+        .get(format!("{}/room/{room}", node.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 }

@@ -15,7 +15,11 @@ fn convene() -> Command {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn user_cmd(dir: &std::path::Path, args: &[&str], stdin: &str) -> (bool, String, String) {
@@ -28,7 +32,12 @@ fn user_cmd(dir: &std::path::Path, args: &[&str], stdin: &str) -> (bool, String,
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     (
         out.status.success(),
@@ -70,7 +79,11 @@ fn bad_settings_stop_start_up_naming_the_setting() {
 #[test]
 fn user_commands_share_the_database() {
     let dir = tempfile::tempdir().unwrap();
-    let (ok, out, err) = user_cmd(dir.path(), &["add", "teacher", "--role", "admin"], "teacher-password\n");
+    let (ok, out, err) = user_cmd(
+        dir.path(),
+        &["add", "teacher", "--role", "admin"],
+        "teacher-password\n",
+    );
     assert!(ok, "{err}");
     assert!(out.contains("created teacher"));
     let (ok, _, err) = user_cmd(dir.path(), &["add", "teacher"], "another-password\n");
@@ -103,7 +116,10 @@ async fn zero_configuration_serve_and_sigterm() {
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             let _ = tx.send(line);
         }
     });
@@ -122,7 +138,12 @@ async fn zero_configuration_serve_and_sigterm() {
     let http = reqwest::Client::new();
     let mut ready = false;
     for _ in 0..100 {
-        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+        if http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
             ready = true;
             break;
         }
@@ -140,15 +161,27 @@ async fn zero_configuration_serve_and_sigterm() {
         .unwrap();
     assert_eq!(res["user"]["role"], "admin");
     let page = http.get(format!("{base}/")).send().await.unwrap();
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
     let rest: Vec<String> = rx.try_iter().collect();
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
     // The secret is printed once, and never again (e.g. on the next start).
-    let all = log.iter().chain(rest.iter()).filter(|l| l.contains(&password)).count();
+    let all = log
+        .iter()
+        .chain(rest.iter())
+        .filter(|l| l.contains(&password))
+        .count();
     assert_eq!(all, 1);
 }

@@ -25,24 +25,59 @@ async fn suite(store: Store) {
     assert!((chrono::Utc::now().timestamp_millis() - now).abs() < 5_000);
 
     // Accounts: unique logins, updates, deletion.
-    let alice = store.create_user("alice", "h1", Role::User, "Alice").await.unwrap().unwrap();
-    assert!(store.create_user("alice", "h2", Role::User, "").await.unwrap().is_none());
-    let bob = store.create_user("bob", "h3", Role::Admin, "Bob").await.unwrap().unwrap();
+    let alice = store
+        .create_user("alice", "h1", Role::User, "Alice")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .create_user("alice", "h2", Role::User, "")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let bob = store
+        .create_user("bob", "h3", Role::Admin, "Bob")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(store.count_users().await.unwrap(), 2);
     let (u, hash) = store.user_with_hash("alice").await.unwrap().unwrap();
     assert_eq!((u.id, hash.as_str(), u.role), (alice.id, "h1", Role::User));
     let u = store
-        .update_user(alice.id, Some(Role::Webservice), Some("A."), Some(false), Some("h9"))
+        .update_user(
+            alice.id,
+            Some(Role::Webservice),
+            Some("A."),
+            Some(false),
+            Some("h9"),
+        )
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((u.role, u.display_name.as_str(), u.enabled), (Role::Webservice, "A.", false));
-    assert!(store.update_user(UserId(9999), None, None, None, None).await.unwrap().is_none());
-    store.update_user(alice.id, Some(Role::User), None, Some(true), None).await.unwrap();
+    assert_eq!(
+        (u.role, u.display_name.as_str(), u.enabled),
+        (Role::Webservice, "A.", false)
+    );
+    assert!(
+        store
+            .update_user(UserId(9999), None, None, None, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .update_user(alice.id, Some(Role::User), None, Some(true), None)
+        .await
+        .unwrap();
 
     // Sessions: valid until expiry (database clock); deleted on logout.
     let sid = store.create_session(alice.id, "api", 60_000).await.unwrap();
-    assert_eq!(store.session_user(&sid).await.unwrap().unwrap().user.id, alice.id);
+    assert_eq!(
+        store.session_user(&sid).await.unwrap().unwrap().user.id,
+        alice.id
+    );
     let expired = store.create_session(alice.id, "api", -1).await.unwrap();
     assert!(store.session_user(&expired).await.unwrap().is_none());
     assert_eq!(store.purge_expired_sessions().await.unwrap(), 1);
@@ -54,54 +89,125 @@ async fn suite(store: Store) {
     let mut w = room("Maths", 10, false, vec![alice.id]);
     w.moderators = vec![bob.id];
     let maths = store.create_room(&w).await.unwrap();
-    assert_eq!((maths.members.clone(), maths.moderators.clone()), (vec![alice.id], vec![bob.id]));
+    assert_eq!(
+        (maths.members.clone(), maths.moderators.clone()),
+        (vec![alice.id], vec![bob.id])
+    );
     assert!(maths.admits(alice.id) && maths.admits(bob.id) && !maths.admits(UserId(77)));
     let mut w2 = room("Maths 2", 20, true, vec![]);
     w2.kind = RoomKind::Interview;
     let updated = store.update_room(maths.id, &w2).await.unwrap().unwrap();
-    assert_eq!((updated.name.as_str(), updated.kind, updated.capacity), ("Maths 2", RoomKind::Interview, 20));
+    assert_eq!(
+        (updated.name.as_str(), updated.kind, updated.capacity),
+        ("Maths 2", RoomKind::Interview, 20)
+    );
     assert!(updated.members.is_empty());
     assert!(store.update_room(RoomId(999), &w2).await.unwrap().is_none());
-    let art = store.create_room(&room("Art", 5, true, vec![])).await.unwrap();
+    let art = store
+        .create_room(&room("Art", 5, true, vec![]))
+        .await
+        .unwrap();
     assert_eq!(store.list_rooms().await.unwrap().len(), 2);
 
     // Nodes, entry tokens: single use, bound to a node, expiring.
     let n1 = NodeId(1);
     let n2 = NodeId(2);
-    store.register_node(n1, "one", "http://a:5080", "i1", "t").await.unwrap();
-    store.register_node(n2, "two", "http://b:5080", "i2", "t").await.unwrap();
-    assert!(store.register_node(n1, "one", "http://a:5080", "i3", "t").await.is_err(), "a live id is refused");
-    let token = store.create_entry_token(alice.id, art.id, n1, 60_000).await.unwrap();
-    assert!(store.redeem_entry_token(&token, n2).await.unwrap().is_none(), "foreign node");
-    assert!(store.redeem_entry_token(&token, n1).await.unwrap().is_none(), "a refused token is burnt");
-    let token = store.create_entry_token(alice.id, art.id, n1, 60_000).await.unwrap();
+    store
+        .register_node(n1, "one", "http://a:5080", "i1", "t")
+        .await
+        .unwrap();
+    store
+        .register_node(n2, "two", "http://b:5080", "i2", "t")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .register_node(n1, "one", "http://a:5080", "i3", "t")
+            .await
+            .is_err(),
+        "a live id is refused"
+    );
+    let token = store
+        .create_entry_token(alice.id, art.id, n1, 60_000)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .redeem_entry_token(&token, n2)
+            .await
+            .unwrap()
+            .is_none(),
+        "foreign node"
+    );
+    assert!(
+        store
+            .redeem_entry_token(&token, n1)
+            .await
+            .unwrap()
+            .is_none(),
+        "a refused token is burnt"
+    );
+    let token = store
+        .create_entry_token(alice.id, art.id, n1, 60_000)
+        .await
+        .unwrap();
     let grant = store.redeem_entry_token(&token, n1).await.unwrap().unwrap();
     assert_eq!((grant.user, grant.room), (alice.id, art.id));
-    assert!(store.redeem_entry_token(&token, n1).await.unwrap().is_none(), "replay");
-    let old = store.create_entry_token(alice.id, art.id, n1, -1).await.unwrap();
-    assert!(store.redeem_entry_token(&old, n1).await.unwrap().is_none(), "expired");
+    assert!(
+        store
+            .redeem_entry_token(&token, n1)
+            .await
+            .unwrap()
+            .is_none(),
+        "replay"
+    );
+    let old = store
+        .create_entry_token(alice.id, art.id, n1, -1)
+        .await
+        .unwrap();
+    assert!(
+        store.redeem_entry_token(&old, n1).await.unwrap().is_none(),
+        "expired"
+    );
 
     // Connections and live counts, per room and per node.
     let c1 = ConnectionId::random();
     let c2 = ConnectionId::random();
     for (c, node) in [(&c1, n1), (&c2, n2)] {
         store
-            .insert_connection(&NewConnection { id: c, user: alice.id, room: art.id, server: node, remote_addr: "127.0.0.1", user_agent: "test" })
+            .insert_connection(&NewConnection {
+                id: c,
+                user: alice.id,
+                room: art.id,
+                server: node,
+                remote_addr: "127.0.0.1",
+                user_agent: "test",
+            })
             .await
             .unwrap();
     }
     assert_eq!(store.participant_counts().await.unwrap()[&art.id], 2);
     let list = store.list_connections().await.unwrap();
     assert_eq!(list.len(), 2);
-    assert!(list.iter().any(|c| c.server_name == "two" && c.login == "alice"));
-    assert_eq!(store.delete_node_connections(n2).await.unwrap(), 1, "only that node's rows");
+    assert!(
+        list.iter()
+            .any(|c| c.server_name == "two" && c.login == "alice")
+    );
+    assert_eq!(
+        store.delete_node_connections(n2).await.unwrap(),
+        1,
+        "only that node's rows"
+    );
     assert_eq!(store.room_connections(art.id).await.unwrap().len(), 1);
     store.delete_connection(&c1).await.unwrap();
     assert!(store.participant_counts().await.unwrap().is_empty());
 
     // Chat history: the last N, oldest first.
     for i in 0..5 {
-        store.insert_chat(art.id, alice.id, "alice", "Alice", &format!("m{i}")).await.unwrap();
+        store
+            .insert_chat(art.id, alice.id, "alice", "Alice", &format!("m{i}"))
+            .await
+            .unwrap();
     }
     let recent = store.recent_chat(art.id, 3).await.unwrap();
     let bodies: Vec<_> = recent.iter().map(|c| c.body.as_str()).collect();
@@ -110,23 +216,42 @@ async fn suite(store: Store) {
     // Throttling counters.
     store.record_login_failure("login:x").await.unwrap();
     store.record_login_failure("login:x").await.unwrap();
-    assert_eq!(store.throttle_state("login:x").await.unwrap().unwrap().failures, 2);
+    assert_eq!(
+        store
+            .throttle_state("login:x")
+            .await
+            .unwrap()
+            .unwrap()
+            .failures,
+        2
+    );
     store.clear_login_failures("login:x").await.unwrap();
     assert!(store.throttle_state("login:x").await.unwrap().is_none());
 
     // Placement: concurrent first entries agree on one host; capacity spreads rooms.
-    let a = store.create_room(&room("A", 50, true, vec![])).await.unwrap();
-    let b = store.create_room(&room("B", 50, true, vec![])).await.unwrap();
+    let a = store
+        .create_room(&room("A", 50, true, vec![]))
+        .await
+        .unwrap();
+    let b = store
+        .create_room(&room("B", 50, true, vec![]))
+        .await
+        .unwrap();
     let mut handles = Vec::new();
     for _ in 0..8 {
         let s = store.clone();
-        handles.push(tokio::spawn(async move { host_for_room(&s, a.id).await.unwrap().id }));
+        handles.push(tokio::spawn(async move {
+            host_for_room(&s, a.id).await.unwrap().id
+        }));
     }
     let mut hosts = Vec::new();
     for h in handles {
         hosts.push(h.await.unwrap());
     }
-    assert!(hosts.windows(2).all(|w| w[0] == w[1]), "one host: {hosts:?}");
+    assert!(
+        hosts.windows(2).all(|w| w[0] == w[1]),
+        "one host: {hosts:?}"
+    );
     let host_b = host_for_room(&store, b.id).await.unwrap().id;
     assert_ne!(hosts[0], host_b, "the second room goes to the other node");
 
@@ -150,7 +275,9 @@ async fn store_on_sqlite() {
 
 #[tokio::test]
 async fn store_on_postgres() {
-    let Some(pg) = common::pg::server() else { return };
+    let Some(pg) = common::pg::server() else {
+        return;
+    };
     let url = pg.create_database("store_suite").await;
     let store = Store::open(&url).await.unwrap();
     suite(store).await;

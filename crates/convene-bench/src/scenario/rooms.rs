@@ -6,7 +6,8 @@ use crate::client::{Api, Created, check_base_url};
 use crate::participant::{Command, Ending, JoinTiming, Participant, Recorder, join};
 use crate::procfs::{MemoryLog, MemorySample};
 use crate::report::{
-    ChatReport, CloseReport, HoldReport, JoinReport, RoomsReport, SetupReport, print_json, secs,
+    ChatReport, CloseReport, HoldReport, JoinReport, MARKDOWN_HEADER, RoomsReport, SetupReport,
+    markdown_row, print_json, secs,
 };
 use crate::stats::{Percentiles, micros};
 use anyhow::{Context, bail};
@@ -118,6 +119,15 @@ pub async fn run(cmd: RoomsCmd) -> anyhow::Result<()> {
         print_json(&report)?;
     } else {
         report.print();
+        if cmd.pid.is_some() {
+            println!();
+            println!("{MARKDOWN_HEADER}");
+            let idle = report.memory_at("idle");
+            println!(
+                "{}",
+                markdown_row(&report, idle, report.memory_at("after setup"))
+            );
+        }
     }
     Ok(())
 }
@@ -413,7 +423,8 @@ async fn chat(participants: &[Participant], load: &LoadArgs) -> ChatReport {
 /// Closes every connection at once and waits for the server's replies.
 async fn close_all(participants: Vec<Participant>) -> CloseReport {
     let start = Instant::now();
-    let endings = futures_util::future::join_all(participants.into_iter().map(Participant::finish)).await;
+    let endings =
+        futures_util::future::join_all(participants.into_iter().map(Participant::finish)).await;
     let mut report = CloseReport::default();
     for ending in endings {
         let problem = match ending {

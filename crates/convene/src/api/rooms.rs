@@ -59,7 +59,9 @@ async fn validate(state: &AppState, body: RoomBody) -> ApiResult<RoomWrite> {
         )));
     }
     if body.comment.chars().count() > 2000 {
-        return Err(ApiError::bad_request("comment must be at most 2000 characters"));
+        return Err(ApiError::bad_request(
+            "comment must be at most 2000 characters",
+        ));
     }
     if body.moderators.len() + body.members.len() > 5000 {
         return Err(ApiError::bad_request("too many members"));
@@ -69,7 +71,9 @@ async fn validate(state: &AppState, body: RoomBody) -> ApiResult<RoomWrite> {
     let wanted: Vec<UserId> = moderators.iter().chain(members.iter()).copied().collect();
     let found = state.store.existing_user_ids(&wanted).await?;
     if let Some(missing) = wanted.iter().find(|id| !found.contains(id)) {
-        return Err(ApiError::bad_request(format!("user {missing} does not exist")));
+        return Err(ApiError::bad_request(format!(
+            "user {missing} does not exist"
+        )));
     }
     Ok(RoomWrite {
         name,
@@ -262,7 +266,10 @@ pub async fn room_page(
         return Ok(crate::web::shell());
     };
     let target = format!("/room/{id}");
-    let grant = state.store.redeem_entry_token(&token, state.node.id).await?;
+    let grant = state
+        .store
+        .redeem_entry_token(&token, state.node.id)
+        .await?;
     let user = match grant {
         Some(g) if g.room.0 == id => state.store.user(g.user).await?,
         _ => None,

@@ -96,11 +96,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(user_json(&user))))
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    _: Manager,
-    Id(id): Id,
-) -> ApiResult<Json<Value>> {
+pub async fn show(State(state): State<AppState>, _: Manager, Id(id): Id) -> ApiResult<Json<Value>> {
     let user = state
         .store
         .user(UserId(id))
@@ -110,7 +106,13 @@ pub async fn show(
 }
 
 /// Refuses a change that would leave no enabled administrator.
-async fn keep_an_admin(state: &AppState, id: UserId, role: Option<Role>, enabled: Option<bool>, deleting: bool) -> ApiResult<()> {
+async fn keep_an_admin(
+    state: &AppState,
+    id: UserId,
+    role: Option<Role>,
+    enabled: Option<bool>,
+    deleting: bool,
+) -> ApiResult<()> {
     let Some(current) = state.store.user(id).await? else {
         return Ok(());
     };
@@ -153,7 +155,13 @@ pub async fn update(
     keep_an_admin(&state, id, role, body.enabled, false).await?;
     let user = state
         .store
-        .update_user(id, role, body.display_name.as_deref().map(str::trim), body.enabled, hash.as_deref())
+        .update_user(
+            id,
+            role,
+            body.display_name.as_deref().map(str::trim),
+            body.enabled,
+            hash.as_deref(),
+        )
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
     if hash.is_some() || body.enabled == Some(false) {

@@ -19,7 +19,10 @@ pub async fn authenticate(
     password_text: &str,
     remote: &str,
 ) -> Result<UserRow, ApiError> {
-    let keys = [format!("login:{}", login.to_lowercase()), format!("addr:{remote}")];
+    let keys = [
+        format!("login:{}", login.to_lowercase()),
+        format!("addr:{remote}"),
+    ];
     for key in &keys {
         if let Some(t) = state.store.throttle_state(key).await? {
             let over = t.failures - i64::from(state.config.login_throttle_after);

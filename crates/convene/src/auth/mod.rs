@@ -40,7 +40,10 @@ pub struct Manager(pub Caller);
 
 /// The session id in the request, Bearer first.
 pub fn session_id(parts: &Parts) -> Option<(String, Via)> {
-    if let Some(value) = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())
+    if let Some(value) = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
         && let Some(token) = value.strip_prefix("Bearer ")
     {
         return Some((token.trim().to_string(), Via::Bearer));

@@ -74,7 +74,10 @@ mod tests {
         assert!(!verify_blocking("wrong horse", &h));
         assert!(!verify_blocking("correct horse", "not a hash"));
         assert!(!verify_blocking("anything", dummy_hash()));
-        assert!(PasswordHash::new(dummy_hash()).is_ok(), "dummy hash must parse to cost the same");
+        assert!(
+            PasswordHash::new(dummy_hash()).is_ok(),
+            "dummy hash must parse to cost the same"
+        );
     }
 
     #[test]

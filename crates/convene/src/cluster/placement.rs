@@ -104,18 +104,36 @@ mod tests {
 
     #[test]
     fn lowest_capacity_over_weight_wins() {
-        let servers = [server(1, 1.0, true, Some(10)), server(2, 1.0, true, Some(10))];
-        assert_eq!(least_loaded(&servers, &stats(&[(1, 50, 0)])), Some(NodeId(2)));
+        let servers = [
+            server(1, 1.0, true, Some(10)),
+            server(2, 1.0, true, Some(10)),
+        ];
+        assert_eq!(
+            least_loaded(&servers, &stats(&[(1, 50, 0)])),
+            Some(NodeId(2))
+        );
         // Node 1 has twice the weight, so 50 there counts as 25 < 30.
-        let servers = [server(1, 2.0, true, Some(10)), server(2, 1.0, true, Some(10))];
-        assert_eq!(least_loaded(&servers, &stats(&[(1, 50, 0), (2, 30, 0)])), Some(NodeId(1)));
+        let servers = [
+            server(1, 2.0, true, Some(10)),
+            server(2, 1.0, true, Some(10)),
+        ];
+        assert_eq!(
+            least_loaded(&servers, &stats(&[(1, 50, 0), (2, 30, 0)])),
+            Some(NodeId(1))
+        );
     }
 
     #[test]
     fn ties_go_to_fewer_participants_then_lower_id() {
-        let servers = [server(2, 1.0, true, Some(10)), server(1, 1.0, true, Some(10))];
+        let servers = [
+            server(2, 1.0, true, Some(10)),
+            server(1, 1.0, true, Some(10)),
+        ];
         assert_eq!(least_loaded(&servers, &HashMap::new()), Some(NodeId(1)));
-        assert_eq!(least_loaded(&servers, &stats(&[(1, 10, 5), (2, 10, 1)])), Some(NodeId(2)));
+        assert_eq!(
+            least_loaded(&servers, &stats(&[(1, 10, 5), (2, 10, 1)])),
+            Some(NodeId(2))
+        );
     }
 
     #[test]
@@ -126,7 +144,10 @@ mod tests {
             server(3, 1.0, true, None),
         ];
         assert_eq!(least_loaded(&servers, &HashMap::new()), None);
-        let servers = [server(1, 1.0, false, Some(10)), server(4, 1.0, true, Some(100))];
+        let servers = [
+            server(1, 1.0, false, Some(10)),
+            server(4, 1.0, true, Some(100)),
+        ];
         assert_eq!(least_loaded(&servers, &HashMap::new()), Some(NodeId(4)));
     }
 }

@@ -108,7 +108,10 @@ impl Room {
                 self.remove(
                     &id,
                     LeaveReason::Kicked,
-                    Some(CloseFrame::new(close::KICKED, "you were removed from the room")),
+                    Some(CloseFrame::new(
+                        close::KICKED,
+                        "you were removed from the room",
+                    )),
                 );
                 let _ = reply.send(found);
             }
@@ -256,7 +259,10 @@ impl Room {
             self.remove(
                 &id,
                 LeaveReason::Slow,
-                Some(CloseFrame::new(close::TOO_SLOW, "your connection could not keep up")),
+                Some(CloseFrame::new(
+                    close::TOO_SLOW,
+                    "your connection could not keep up",
+                )),
             );
         }
     }
@@ -268,7 +274,10 @@ impl Room {
             self.remove(
                 id,
                 LeaveReason::Slow,
-                Some(CloseFrame::new(close::TOO_SLOW, "your connection could not keep up")),
+                Some(CloseFrame::new(
+                    close::TOO_SLOW,
+                    "your connection could not keep up",
+                )),
             );
         }
     }
@@ -339,7 +348,10 @@ impl Room {
                 self.remove(
                     &participant_id,
                     LeaveReason::Kicked,
-                    Some(CloseFrame::new(close::KICKED, "a moderator removed you from the room")),
+                    Some(CloseFrame::new(
+                        close::KICKED,
+                        "a moderator removed you from the room",
+                    )),
                 );
             }
             ClientMsg::GrantModerator { participant_id } => {
@@ -348,7 +360,11 @@ impl Room {
             ClientMsg::RevokeModerator { participant_id } => {
                 let t = self.index(&participant_id).expect("checked above");
                 if self.members[t].role == Role::Admin {
-                    return self.error_to(from, "forbidden", "an administrator is always a moderator");
+                    return self.error_to(
+                        from,
+                        "forbidden",
+                        "an administrator is always a moderator",
+                    );
                 }
                 self.set_moderator(&participant_id, false, from)
             }

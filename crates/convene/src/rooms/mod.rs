@@ -63,7 +63,9 @@ pub struct RoomHandle {
 impl RoomHandle {
     pub async fn join(&self, joiner: Joiner) -> Result<(), JoinRefused> {
         let (reply, rx) = oneshot::channel();
-        if let Err(mpsc::error::SendError(cmd)) = self.tx.send(RoomCmd::Join { joiner, reply }).await {
+        if let Err(mpsc::error::SendError(cmd)) =
+            self.tx.send(RoomCmd::Join { joiner, reply }).await
+        {
             return match cmd {
                 RoomCmd::Join { joiner, .. } => Err(JoinRefused::Gone(Box::new(joiner))),
                 _ => Err(JoinRefused::Failed),

@@ -12,14 +12,31 @@ pub const MAX_CHAT_CHARS: usize = 2000;
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMsg {
-    Chat { text: String },
-    Hand { raised: bool },
-    LowerHand { participant_id: ConnectionId },
-    Kick { participant_id: ConnectionId },
-    GrantModerator { participant_id: ConnectionId },
-    RevokeModerator { participant_id: ConnectionId },
-    AskMute { participant_id: ConnectionId },
-    Ping { #[serde(default)] nonce: Option<String> },
+    Chat {
+        text: String,
+    },
+    Hand {
+        raised: bool,
+    },
+    LowerHand {
+        participant_id: ConnectionId,
+    },
+    Kick {
+        participant_id: ConnectionId,
+    },
+    GrantModerator {
+        participant_id: ConnectionId,
+    },
+    RevokeModerator {
+        participant_id: ConnectionId,
+    },
+    AskMute {
+        participant_id: ConnectionId,
+    },
+    Ping {
+        #[serde(default)]
+        nonce: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -100,15 +117,38 @@ pub enum ServerMsg<'a> {
         history: Vec<ChatView>,
         server: ServerRef,
     },
-    Joined { participant: &'a ParticipantView },
-    Left { participant_id: &'a ConnectionId, reason: &'a str },
-    Chat { message: ChatView },
-    Hand { participant_id: &'a ConnectionId, raised: bool },
-    Moderator { participant_id: &'a ConnectionId, moderator: bool, by: &'a ConnectionId },
-    MuteRequested { by: &'a ParticipantView },
-    RoomUpdated { room: RoomView },
-    Error { code: &'a str, message: &'a str },
-    Pong { nonce: Option<&'a str> },
+    Joined {
+        participant: &'a ParticipantView,
+    },
+    Left {
+        participant_id: &'a ConnectionId,
+        reason: &'a str,
+    },
+    Chat {
+        message: ChatView,
+    },
+    Hand {
+        participant_id: &'a ConnectionId,
+        raised: bool,
+    },
+    Moderator {
+        participant_id: &'a ConnectionId,
+        moderator: bool,
+        by: &'a ConnectionId,
+    },
+    MuteRequested {
+        by: &'a ParticipantView,
+    },
+    RoomUpdated {
+        room: RoomView,
+    },
+    Error {
+        code: &'a str,
+        message: &'a str,
+    },
+    Pong {
+        nonce: Option<&'a str>,
+    },
 }
 
 impl ServerMsg<'_> {
@@ -199,7 +239,8 @@ mod tests {
     fn parses_client_frames() {
         let m: ClientMsg = serde_json::from_str(r#"{"type":"chat","text":"hi"}"#).unwrap();
         assert!(matches!(m, ClientMsg::Chat { text } if text == "hi"));
-        let m: ClientMsg = serde_json::from_str(r#"{"type":"kick","participant_id":"ab"}"#).unwrap();
+        let m: ClientMsg =
+            serde_json::from_str(r#"{"type":"kick","participant_id":"ab"}"#).unwrap();
         assert!(matches!(m, ClientMsg::Kick { .. }));
         assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"launch_missiles"}"#).is_err());
         assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"chat"}"#).is_err());

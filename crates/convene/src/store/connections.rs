@@ -104,13 +104,15 @@ impl Store {
     }
 
     pub async fn room_connections(&self, room: RoomId) -> sqlx::Result<Vec<ConnectionRow>> {
-        sqlx::query(&format!("{SELECT} WHERE c.room_id = $1 ORDER BY c.since, c.id"))
-            .bind(room.0)
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(from_row)
-            .collect()
+        sqlx::query(&format!(
+            "{SELECT} WHERE c.room_id = $1 ORDER BY c.since, c.id"
+        ))
+        .bind(room.0)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
     }
 
     /// Live participants per room, over the whole cluster.

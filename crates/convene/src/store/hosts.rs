@@ -7,13 +7,15 @@ use sqlx::Row;
 
 impl Store {
     pub async fn room_host(&self, room: RoomId) -> sqlx::Result<Option<NodeId>> {
-        Ok(sqlx::query("SELECT server_id FROM room_hosts WHERE room_id = $1")
-            .bind(room.0)
-            .fetch_optional(self.pool())
-            .await?
-            .map(|r| r.try_get::<i64, _>("server_id"))
-            .transpose()?
-            .map(NodeId))
+        Ok(
+            sqlx::query("SELECT server_id FROM room_hosts WHERE room_id = $1")
+                .bind(room.0)
+                .fetch_optional(self.pool())
+                .await?
+                .map(|r| r.try_get::<i64, _>("server_id"))
+                .transpose()?
+                .map(NodeId),
+        )
     }
 
     /// Assigns the room to `node` unless it already has a host; returns the host.

@@ -9,7 +9,7 @@ const MIGRATIONS: &[(i64, &str, &str)] =
     &[(1, "core", include_str!("../../migrations/0001_core.sql"))];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("convene" in ASCII).
-const MIGRATION_LOCK: i64 = 0x636f_6e76_656e_65;
+const MIGRATION_LOCK: i64 = 0x0063_6f6e_7665_6e65;
 
 /// Starts a transaction holding the migration lock.
 async fn locked(store: &Store) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
@@ -51,7 +51,11 @@ pub(super) async fn apply(store: &Store) -> anyhow::Result<()> {
         }
         let sql = text.replace("$ID_PK", store.dialect.id_pk());
         // One statement at a time: prepared statements work the same on both engines.
-        for statement in sql.split(';').map(str::trim).filter(|s| !is_only_comments(s)) {
+        for statement in sql
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !is_only_comments(s))
+        {
             sqlx::query(statement)
                 .execute(&mut *tx)
                 .await

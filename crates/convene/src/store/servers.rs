@@ -66,7 +66,8 @@ fn from_row(r: &AnyRow) -> sqlx::Result<ServerRow> {
     })
 }
 
-const SELECT: &str = "SELECT id, name, url, address, http_port, protocol, base_path, weight, comment,
+const SELECT: &str =
+    "SELECT id, name, url, address, http_port, protocol, base_path, weight, comment,
         active, version, NOW_MS - heartbeat_at AS age FROM servers";
 
 impl Store {
@@ -113,9 +114,9 @@ impl Store {
 
     /// Writes this node's heartbeat; false if another process took over the id.
     pub async fn heartbeat(&self, id: NodeId, instance: &str) -> sqlx::Result<bool> {
-        let res = sqlx::query(&self.sql(
-            "UPDATE servers SET heartbeat_at = NOW_MS WHERE id = $1 AND instance = $2",
-        ))
+        let res = sqlx::query(
+            &self.sql("UPDATE servers SET heartbeat_at = NOW_MS WHERE id = $1 AND instance = $2"),
+        )
         .bind(id.0)
         .bind(instance)
         .execute(self.pool())
@@ -154,7 +155,9 @@ impl Store {
     }
 
     /// Rooms hosted, live participants and hosted capacity of every node.
-    pub async fn server_stats(&self) -> sqlx::Result<std::collections::HashMap<NodeId, ServerStats>> {
+    pub async fn server_stats(
+        &self,
+    ) -> sqlx::Result<std::collections::HashMap<NodeId, ServerStats>> {
         let mut stats = std::collections::HashMap::<NodeId, ServerStats>::new();
         for r in sqlx::query(
             "SELECT h.server_id AS id, COUNT(*) AS rooms, CAST(SUM(r.capacity) AS BIGINT) AS cap
@@ -167,13 +170,15 @@ impl Store {
             s.rooms = r.try_get("rooms")?;
             s.hosted_capacity = r.try_get("cap")?;
         }
-        for r in sqlx::query(
-            "SELECT server_id AS id, COUNT(*) AS n FROM connections GROUP BY server_id",
-        )
-        .fetch_all(self.pool())
-        .await?
+        for r in
+            sqlx::query("SELECT server_id AS id, COUNT(*) AS n FROM connections GROUP BY server_id")
+                .fetch_all(self.pool())
+                .await?
         {
-            stats.entry(NodeId(r.try_get("id")?)).or_default().participants = r.try_get("n")?;
+            stats
+                .entry(NodeId(r.try_get("id")?))
+                .or_default()
+                .participants = r.try_get("n")?;
         }
         Ok(stats)
     }
@@ -198,7 +203,12 @@ fn split_url(url: &str) -> (String, i64, String, String) {
         }
         _ => (hostport.to_string(), default_port),
     };
-    (host, port, protocol.to_string(), path.trim_end_matches('/').to_string())
+    (
+        host,
+        port,
+        protocol.to_string(),
+        path.trim_end_matches('/').to_string(),
+    )
 }
 
 #[cfg(test)]

@@ -12,12 +12,13 @@ pub struct ThrottleState {
 
 impl Store {
     pub async fn throttle_state(&self, key: &str) -> sqlx::Result<Option<ThrottleState>> {
-        let row = sqlx::query(&self.sql(
-            "SELECT failures, NOW_MS - last_at AS since FROM login_failures WHERE key = $1",
-        ))
-        .bind(key)
-        .fetch_optional(self.pool())
-        .await?;
+        let row =
+            sqlx::query(&self.sql(
+                "SELECT failures, NOW_MS - last_at AS since FROM login_failures WHERE key = $1",
+            ))
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?;
         row.map(|r| {
             Ok(ThrottleState {
                 failures: r.try_get("failures")?,
@@ -48,11 +49,11 @@ impl Store {
 
     /// Forgets failures older than a day.
     pub async fn purge_login_failures(&self) -> sqlx::Result<u64> {
-        Ok(sqlx::query(&self.sql(
-            "DELETE FROM login_failures WHERE last_at < NOW_MS - 86400000",
-        ))
-        .execute(self.pool())
-        .await?
-        .rows_affected())
+        Ok(
+            sqlx::query(&self.sql("DELETE FROM login_failures WHERE last_at < NOW_MS - 86400000"))
+                .execute(self.pool())
+                .await?
+                .rows_affected(),
+        )
     }
 }

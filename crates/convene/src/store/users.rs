@@ -97,12 +97,14 @@ impl Store {
     }
 
     pub async fn user(&self, id: UserId) -> sqlx::Result<Option<UserRow>> {
-        sqlx::query("SELECT id, login, role, display_name, enabled, created_at FROM users WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(self.pool())
-            .await?
-            .map(|r| from_row(&r))
-            .transpose()
+        sqlx::query(
+            "SELECT id, login, role, display_name, enabled, created_at FROM users WHERE id = $1",
+        )
+        .bind(id.0)
+        .fetch_optional(self.pool())
+        .await?
+        .map(|r| from_row(&r))
+        .transpose()
     }
 
     /// The account and its password hash, for a login.
@@ -121,12 +123,14 @@ impl Store {
     }
 
     pub async fn list_users(&self) -> sqlx::Result<Vec<UserRow>> {
-        sqlx::query("SELECT id, login, role, display_name, enabled, created_at FROM users ORDER BY login")
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(from_row)
-            .collect()
+        sqlx::query(
+            "SELECT id, login, role, display_name, enabled, created_at FROM users ORDER BY login",
+        )
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
     }
 
     /// Updates the given fields; `Ok(None)` when the account does not exist.

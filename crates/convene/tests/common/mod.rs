@@ -2,6 +2,7 @@
 //! from the system's binaries, HTTP and WebSocket clients.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod pg;
 pub mod ws;
 
@@ -25,7 +26,9 @@ pub fn require(what: &str, available: Result<(), String>) -> bool {
                 .split(',')
                 .any(|r| r.trim() == "all" || r.trim() == what)
             {
-                panic!("{what} is required (CONVENE_TEST_REQUIRE={required}) but unavailable: {why}");
+                panic!(
+                    "{what} is required (CONVENE_TEST_REQUIRE={required}) but unavailable: {why}"
+                );
             }
             eprintln!("SKIPPED: {what} unavailable: {why}");
             false
@@ -146,7 +149,11 @@ impl Api {
 
     pub async fn login(&mut self, login: &str, password: &str) -> Value {
         let (status, body) = self
-            .send("POST", "/api/v1/login", Some(json!({"login": login, "password": password})))
+            .send(
+                "POST",
+                "/api/v1/login",
+                Some(json!({"login": login, "password": password})),
+            )
             .await;
         assert_eq!(status, 200, "login {login}: {body}");
         self.sid = Some(body["sid"].as_str().unwrap().to_string());
@@ -181,7 +188,10 @@ impl Api {
 
     pub async fn post(&self, path: &str, body: Value) -> Value {
         let (status, out) = self.send("POST", path, Some(body)).await;
-        assert!(status == 200 || status == 201, "POST {path}: {status} {out}");
+        assert!(
+            status == 200 || status == 201,
+            "POST {path}: {status} {out}"
+        );
         out
     }
 
@@ -207,7 +217,9 @@ impl Api {
 
     /// `enter`, then opens the WebSocket and waits for `welcome`.
     pub async fn join(&self, room: i64) -> ws::Participant {
-        let enter = self.post(&format!("/api/v1/rooms/{room}/enter"), json!({})).await;
+        let enter = self
+            .post(&format!("/api/v1/rooms/{room}/enter"), json!({}))
+            .await;
         let mut p = ws::Participant::connect(enter["ws_url"].as_str().unwrap()).await;
         p.welcome = p.expect("welcome").await;
         p.id = p.welcome["you"]["id"].as_str().unwrap().to_string();

@@ -13,7 +13,10 @@ pub struct PgServer {
 }
 
 fn find_bin() -> Option<PathBuf> {
-    if let Ok(out) = Command::new("sh").arg("-c").arg("command -v pg_ctl").output()
+    if let Ok(out) = Command::new("sh")
+        .arg("-c")
+        .arg("command -v pg_ctl")
+        .output()
         && out.status.success()
     {
         let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
@@ -157,7 +160,14 @@ impl Drop for PgServer {
         let data = self.dir.path().join("data");
         let _ = self.run(
             "pg_ctl",
-            &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"],
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
         );
     }
 }

@@ -1,0 +1,4 @@
+//! The load scenarios, one module each.
+
+pub mod rooms;
+pub mod serve;

@@ -1,0 +1,135 @@
+//! Headless Chromium driven through chromedriver (Debian's `chromium` and
+//! `chromium-driver`); skipped with a reason when they are missing.
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub struct Driver {
+    child: Child,
+    pub url: String,
+    profiles: Vec<tempfile::TempDir>,
+}
+
+fn find(names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {n}"))
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    })
+}
+
+impl Driver {
+    /// Starts chromedriver, or None (skipped, or a failure under CONVENE_TEST_REQUIRE).
+    pub async fn start() -> Option<Driver> {
+        let driver = find(&["chromedriver"]);
+        let chromium = find(&["chromium", "chromium-browser"]);
+        let (driver, _) = match (driver, chromium) {
+            (Some(d), Some(c)) => (d, c),
+            _ => {
+                super::require("chromium", Err("chromium and chromedriver not found (apt-get install chromium chromium-driver)".into()));
+                return None;
+            }
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        for _ in 0..100 {
+            if http
+                .get(format!("{url}/status"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return Some(Driver {
+                    child,
+                    url,
+                    profiles: Vec::new(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("chromedriver did not start");
+    }
+
+    /// A new browser with its own profile (its own cookies).
+    pub async fn browser(&mut self) -> Client {
+        let profile = tempfile::tempdir().unwrap();
+        let chromium = find(&["chromium", "chromium-browser"]).unwrap();
+        let caps = serde_json::json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                ]
+            }
+        });
+        self.profiles.push(profile);
+        let caps = caps.as_object().unwrap().clone().into_iter().collect();
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("browser session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits for an element matching `css`, up to 15 s.
+pub async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("element {css} did not appear: {e}"))
+}
+
+/// Waits until `css` exists and its text contains `text`.
+pub async fn wait_for_text(c: &Client, css: &str, text: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(elements) = c.find_all(Locator::Css(css)).await {
+            for e in elements {
+                if e.text().await.is_ok_and(|t| t.contains(text)) {
+                    return;
+                }
+            }
+        }
+        if tokio::time::Instant::now() > deadline {
+            let page = c.source().await.unwrap_or_default();
+            panic!(
+                "no {css} with text {text:?}; page:\n{}",
+                &page[..page.len().min(4000)]
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
