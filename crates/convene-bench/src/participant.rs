@@ -63,6 +63,11 @@ impl Recorder {
         format!("bench-chat {} {}", self.run, micros(self.epoch.elapsed()))
     }
 
+    /// A `chat` frame, stamped now.
+    fn chat_frame(&self) -> String {
+        serde_json::json!({"type": "chat", "text": self.chat_text()}).to_string()
+    }
+
     /// Sent-to-received time of a chat text of this run.
     fn chat_latency(&self, text: &str) -> Option<u64> {
         let mut words = text.strip_prefix("bench-chat ")?.split(' ');
@@ -308,8 +313,8 @@ async fn run(
             },
             command = commands.recv(), if closing.is_none() => match command {
                 Some(Command::Chat) => {
-                    let text = recorder.chat_text();
-                    if let Err(e) = ws.send(Message::text(text)).await {
+                    let frame = recorder.chat_frame();
+                    if let Err(e) = ws.send(Message::text(frame)).await {
                         return Ending::Broken(format!("cannot send chat: {e}"));
                     }
                 }
@@ -343,6 +348,9 @@ mod tests {
         assert!(r.chat_latency(&text).is_some());
         assert!(r.chat_latency("bench-chat other-run 5").is_none());
         assert!(r.chat_latency("hello").is_none());
+        let frame: Value = serde_json::from_str(&r.chat_frame()).unwrap();
+        assert_eq!(frame["type"], "chat");
+        assert!(r.chat_latency(frame["text"].as_str().unwrap()).is_some());
     }
 
     #[test]

@@ -168,7 +168,8 @@ pub fn markdown_row(
     before_load: Option<&MemorySample>,
 ) -> String {
     let loaded = report.memory_at("loaded");
-    let peak = report.memory.iter().map(|p| p.memory.vm_hwm_kib).max();
+    // VmHWM of the last sample: the peak of the process that served the load.
+    let peak = report.memory.last().map(|p| p.memory.vm_hwm_kib);
     let cell = |m: Option<&MemorySample>| {
         m.map(|m| format!("{:.1} MiB", mib(m.vm_rss_kib)))
             .unwrap_or_else(|| "–".into())

@@ -24,6 +24,10 @@ pub struct Settings {
     /// Database URL: sqlite://path or postgres://user:pass@host/db.
     #[arg(long, env = "CONVENE_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Shared file storage: a local path (an NFS or Samba mount in a cluster) or
+    /// s3://bucket/prefix?endpoint=…&region=… for S3-compatible storage.
+    #[arg(long, env = "CONVENE_STORAGE")]
+    pub storage: Option<String>,
     /// The URL under which browsers reach this node.
     #[arg(long, env = "CONVENE_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -94,6 +98,7 @@ impl Settings {
             listen,
             data_dir,
             database_url,
+            storage,
             public_url,
             node_id,
             node_name,
@@ -127,6 +132,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub database_url: String,
+    /// Local path or s3:// URL of the shared file storage.
+    pub storage: String,
     /// None: derived from the bound listener (`http://localhost:PORT`).
     pub public_url: Option<String>,
     pub node_id: i64,
@@ -180,6 +187,14 @@ impl Settings {
         let database_url = match self.database_url {
             Some(url) => normalise_database_url(&url)?,
             None => format!("sqlite://{}/convene.db?mode=rwc", data_dir.display()),
+        };
+        let storage = match self.storage {
+            Some(s) if s.trim().is_empty() => bail!("setting `storage` must not be empty"),
+            Some(s) if s.contains("://") && !s.starts_with("s3://") && !s.starts_with("file://") => {
+                bail!("setting `storage` must be a local path, file:// or s3:// URL, not {s:?}")
+            }
+            Some(s) => s,
+            None => data_dir.join("files").display().to_string(),
         };
         let public_url = match self.public_url {
             Some(url) => Some(check_public_url(&url)?),
@@ -238,6 +253,7 @@ impl Settings {
             listen,
             data_dir,
             database_url,
+            storage,
             public_url,
             node_id,
             node_name: self.node_name,

@@ -1,7 +1,9 @@
 //! A node: `run(listener, config, shutdown)` starts one, so tests can run several in
 //! one process on port 0 and stop them cleanly.
 
+use crate::cluster::events::EventBus;
 use crate::cluster::{self, NodeIdentity};
+use crate::files::SharedStorage;
 use crate::config::Config;
 use crate::ids::NodeId;
 use crate::metrics::Metrics;
@@ -28,6 +30,8 @@ pub struct Node {
     pub node: NodeIdentity,
     pub rooms: LiveRooms,
     pub metrics: Metrics,
+    pub events: EventBus,
+    pub storage: SharedStorage,
     /// Cancelled when the node starts shutting down.
     pub shutdown: CancellationToken,
     /// Room tasks, connections and jobs, awaited at shutdown.
@@ -51,24 +55,37 @@ pub async fn run(
         .public_url
         .clone()
         .unwrap_or_else(|| default_public_url(local));
+    let storage = SharedStorage::open(&config.storage)?;
     let store = Store::open(&config.database_url).await?;
     bootstrap_admin(&store, &config).await?;
 
-    let node = NodeIdentity {
-        id: NodeId(config.node_id),
-        name: config.node_name(),
-        url,
-        instance: secret::random_hex(16),
-    };
+    let id = NodeId(config.node_id);
+    let instance = secret::random_hex(16);
     store
-        .register_node(
-            node.id,
-            &node.name,
-            &node.url,
-            &node.instance,
-            cluster::VERSION,
-        )
+        .register_node(id, config.node_name.as_deref(), &url, &instance, cluster::VERSION)
         .await?;
+    let name = store
+        .server(id)
+        .await?
+        .map(|s| s.name)
+        .unwrap_or_else(|| config.node_name());
+    let node = NodeIdentity {
+        id,
+        name,
+        url,
+        instance,
+    };
+    // The probe others read to prove they share this node's storage.
+    match storage.write_probe(node.id, &node.instance).await {
+        Ok(()) => store.set_storage_probe(node.id, &node.instance, "ok").await?,
+        Err(e) => {
+            tracing::error!(storage = %storage.description, error = %e, "cannot write to the shared storage");
+            store
+                .set_storage_probe(node.id, "", &format!("cannot write the probe: {e}"))
+                .await?;
+        }
+    }
+    let events_from = store.last_event_seq().await?;
     // Rows this node left behind when it last stopped abruptly; never other nodes' rows.
     let stale = store.delete_node_connections(node.id).await?;
     store.delete_node_room_hosts(node.id).await?;
@@ -85,11 +102,14 @@ pub async fn run(
         node,
         rooms: LiveRooms::default(),
         metrics: Metrics::default(),
+        events: EventBus::default(),
+        storage,
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
     });
     cluster::spawn_heartbeat(state.clone());
-    spawn_cleanup(state.clone());
+    cluster::events::spawn(state.clone(), events_from);
+    crate::maintenance::spawn(state.clone());
 
     let app = router(state.clone());
     tracing::info!(
@@ -204,34 +224,4 @@ async fn bootstrap_admin(store: &Store, config: &Config) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Removes expired sessions, entry tokens and old login failures, periodically.
-fn spawn_cleanup(state: AppState) {
-    let shutdown = state.shutdown.clone();
-    let tasks = state.tasks.clone();
-    tasks.spawn(async move {
-        let mut tick = tokio::time::interval(state.config.cleanup_interval);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = tick.tick() => {}
-            }
-            let store = &state.store;
-            let result = async {
-                let sessions = store.purge_expired_sessions().await?;
-                let tokens = store.purge_expired_entry_tokens().await?;
-                let failures = store.purge_login_failures().await?;
-                Ok::<_, sqlx::Error>((sessions, tokens, failures))
-            }
-            .await;
-            match result {
-                Ok((s, t, f)) if s + t + f > 0 => {
-                    tracing::debug!(sessions = s, tokens = t, failures = f, "cleaned up")
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "clean-up failed"),
-            }
-        }
-    });
 }

@@ -113,16 +113,16 @@ async fn suite(store: Store) {
     let n1 = NodeId(1);
     let n2 = NodeId(2);
     store
-        .register_node(n1, "one", "http://a:5080", "i1", "t")
+        .register_node(n1, Some("one"), "http://a:5080", "i1", "t")
         .await
         .unwrap();
     store
-        .register_node(n2, "two", "http://b:5080", "i2", "t")
+        .register_node(n2, Some("two"), "http://b:5080", "i2", "t")
         .await
         .unwrap();
     assert!(
         store
-            .register_node(n1, "one", "http://a:5080", "i3", "t")
+            .register_node(n1, Some("one"), "http://a:5080", "i3", "t")
             .await
             .is_err(),
         "a live id is refused"

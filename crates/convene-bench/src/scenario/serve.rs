@@ -47,6 +47,10 @@ pub struct ServeCmd {
     /// The node's log filter (CONVENE_LOG); its log goes to DATA_DIR/convene.log.
     #[arg(long, default_value = "info")]
     pub server_log: String,
+    /// Extra environment for the node, e.g. `GLIBC_TUNABLES=glibc.malloc.arena_max=2`
+    /// (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub server_env: Vec<(String, String)>,
     /// Print the results as JSON on stdout (progress still goes to stderr).
     #[arg(long)]
     pub json: bool,
@@ -54,11 +58,19 @@ pub struct ServeCmd {
     pub load: LoadArgs,
 }
 
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("expected KEY=VALUE, not {text:?}")),
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct ServeReport {
     convene_bin: String,
     convene_version: String,
     data_dir: String,
+    server_env: Vec<String>,
     restarted_after_setup: bool,
     /// How each stop went: seconds from SIGTERM to exit, and the exit status.
     stops: Vec<Stop>,
@@ -114,6 +126,11 @@ pub async fn run(cmd: ServeCmd) -> anyhow::Result<()> {
         convene_bin: bin.display().to_string(),
         convene_version: version,
         data_dir: data_dir.display().to_string(),
+        server_env: cmd
+            .server_env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
         restarted_after_setup: cmd.restart_after_setup,
         stops,
         rooms,
@@ -205,6 +222,7 @@ async fn start(cmd: &ServeCmd, bin: &Path, data_dir: &Path, port: u16) -> anyhow
         .args(["--public-url", &format!("http://{listen}")])
         .env("CONVENE_ADMIN_PASSWORD", &cmd.admin_password)
         .env("CONVENE_LOG", &cmd.server_log)
+        .envs(cmd.server_env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log_err))

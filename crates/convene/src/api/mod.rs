@@ -1,10 +1,11 @@
 //! REST/JSON API under `/api/v1`, described by `/api/openapi.json`. The web UI uses
 //! the same API.
 
-mod admin;
+mod connections;
 mod extract;
 mod openapi;
 mod rooms;
+mod servers;
 mod session;
 mod users;
 
@@ -43,11 +44,16 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/users/{id}",
             get(users::show).put(users::update).delete(users::delete),
         )
-        .route("/api/v1/servers", get(admin::servers))
-        .route("/api/v1/connections", get(admin::connections))
+        .route("/api/v1/servers", get(servers::list).post(servers::create))
+        .route(
+            "/api/v1/servers/{id}",
+            get(servers::show).put(servers::update),
+        )
+        .route("/api/v1/servers/{id}/drain", post(servers::drain))
+        .route("/api/v1/connections", get(connections::list))
         .route(
             "/api/v1/connections/{id}",
-            axum::routing::delete(admin::kick_connection),
+            axum::routing::delete(connections::kick),
         )
         .route("/room/{id}", get(rooms::room_page))
 }

@@ -6,7 +6,7 @@ use crate::cluster::placement::{PlacementError, host_for_room};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{RoomId, UserId};
 use crate::server::AppState;
-use crate::signal::protocol::{CloseFrame, LeaveReason, close};
+use crate::cluster::events::{Event, publish};
 use crate::store::{Role, RoomKind, RoomRow, RoomWrite};
 use axum::Json;
 use axum::extract::{Query, State};
@@ -162,9 +162,8 @@ pub async fn update(
         .update_room(RoomId(id), &write)
         .await?
         .ok_or_else(|| ApiError::not_found("room"))?;
-    if let Some(live) = state.rooms.get(room.id) {
-        live.update(room.clone()).await;
-    }
+    // The host, on whichever node, applies the change live.
+    publish(&state, &Event::RoomChanged { room: room.id }).await?;
     tracing::info!(room = %room.id, by = %caller.user.login, "room updated");
     let count = state.store.room_connections(room.id).await?.len() as i64;
     Ok(Json(room_json(&room, count)))
@@ -176,18 +175,29 @@ pub async fn delete(
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     let room = RoomId(id);
-    if let Some(live) = state.rooms.get(room) {
-        live.close_all(
-            CloseFrame::new(close::ACCESS_WITHDRAWN, "the room was deleted"),
-            LeaveReason::RoomDeleted,
-        )
-        .await;
+    if state.store.room(room).await?.is_none() {
+        return Err(ApiError::not_found("room"));
     }
+    // Close the live room first (on its host), then delete, so no chat write races the delete.
+    publish(&state, &Event::RoomDeleted { room }).await?;
+    wait_until_empty(&state, room).await;
     if !state.store.delete_room(room).await? {
         return Err(ApiError::not_found("room"));
     }
     tracing::info!(room = %room, by = %caller.user.login, "room deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Waits (briefly) until the room's participants are gone, wherever they are.
+async fn wait_until_empty(state: &AppState, room: RoomId) {
+    for _ in 0..60 {
+        match state.store.room_connections(room).await {
+            Ok(rows) if !rows.is_empty() => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await
+            }
+            _ => return,
+        }
+    }
 }
 
 /// `POST /api/v1/rooms/{id}/enter`: the hosting node and a single-use entry token.

@@ -6,7 +6,7 @@ use crate::auth::{Manager, password};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::UserId;
 use crate::server::AppState;
-use crate::signal::protocol::{CloseFrame, close};
+use crate::cluster::events::{Event, publish};
 use crate::store::Role;
 use axum::Json;
 use axum::extract::State;
@@ -192,10 +192,22 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Closes the user's live connections in the rooms of this node.
+/// Closes the user's live connections on every node, and waits (briefly) for it.
 async fn close_user_everywhere(state: &AppState, user: UserId, reason: &str) {
-    for room in state.rooms.all() {
-        room.close_user(user, CloseFrame::new(close::ACCESS_WITHDRAWN, reason))
-            .await;
+    let event = Event::UserClosed {
+        user,
+        reason: reason.to_string(),
+    };
+    if let Err(e) = publish(state, &event).await {
+        tracing::error!(error = %e, "cannot publish user closure");
+        return;
+    }
+    for _ in 0..60 {
+        match state.store.list_connections().await {
+            Ok(rows) if rows.iter().any(|c| c.user_id == user) => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await
+            }
+            _ => return,
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! The node's place in the cluster: identity, heartbeat and placement. A single node
 //! is a cluster of one and runs exactly this code.
 
+pub mod drain;
+pub mod events;
 pub mod placement;
 
 use crate::ids::NodeId;

@@ -83,6 +83,9 @@ mod tests {
             active,
             version: String::new(),
             heartbeat_age_ms: age,
+            drain_remaining_ms: None,
+            storage_status: String::new(),
+            storage_probe: String::new(),
         }
     }
 

@@ -145,6 +145,7 @@ impl Room {
                     self.remove(&id, reason, Some(close.clone()));
                 }
             }
+            RoomCmd::Broadcast(frame) => self.broadcast(frame),
             RoomCmd::Snapshot(reply) => {
                 let _ = reply.send(self.members.iter().map(|m| m.view.clone()).collect());
             }

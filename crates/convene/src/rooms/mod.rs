@@ -43,6 +43,7 @@ pub(crate) enum RoomCmd {
         reason: LeaveReason,
     },
     Snapshot(oneshot::Sender<Vec<ParticipantView>>),
+    Broadcast(Arc<str>),
 }
 
 pub enum JoinRefused {
@@ -97,6 +98,10 @@ impl RoomHandle {
     pub async fn close_all(&self, close: CloseFrame, reason: LeaveReason) {
         let _ = self.tx.send(RoomCmd::CloseAll { close, reason }).await;
     }
+    /// Sends a ready-made frame to everyone in the room.
+    pub async fn broadcast(&self, frame: Arc<str>) {
+        let _ = self.tx.send(RoomCmd::Broadcast(frame)).await;
+    }
     pub async fn participants(&self) -> Vec<ParticipantView> {
         let (reply, rx) = oneshot::channel();
         if self.tx.send(RoomCmd::Snapshot(reply)).await.is_err() {
@@ -146,6 +151,15 @@ impl LiveRooms {
             .collect()
     }
 
+    pub fn all_with_ids(&self) -> Vec<(RoomId, RoomHandle)> {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(id, h)| (*id, h.clone()))
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.map.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
@@ -166,5 +180,3 @@ impl LiveRooms {
     }
 }
 
-/// Shared so the actor can reach the registry it belongs to.
-pub type SharedRooms = Arc<LiveRooms>;

@@ -50,18 +50,21 @@ pub async fn ws_handler(
         .collect();
     let admitted = match query.token.as_deref() {
         Some(token) => admit(&state, token).await,
-        None => Err("no entry token; call POST /api/v1/rooms/{id}/enter first".to_string()),
+        None => Err((
+            close::BAD_TOKEN,
+            "no entry token; call POST /api/v1/rooms/{id}/enter first".to_string(),
+        )),
     };
     match admitted {
         Ok((user, room)) => upgrade.on_upgrade(move |socket| {
             run_connection(state, socket, user, room, remote, user_agent)
         }),
-        Err(reason) => {
+        Err((code, reason)) => {
             state.metrics.ws_rejected.inc();
             upgrade.on_upgrade(move |mut socket| async move {
                 let _ = socket
                     .send(Message::Close(Some(WsClose {
-                        code: close::BAD_TOKEN,
+                        code,
                         reason: reason.into(),
                     })))
                     .await;
@@ -70,25 +73,39 @@ pub async fn ws_handler(
     }
 }
 
-/// Redeems the entry token and re-checks that the user may still enter the room.
-async fn admit(state: &AppState, token: &str) -> Result<(UserRow, RoomRow), String> {
-    let refused = || "entry token invalid, expired, already used or for another server".to_string();
+/// Redeems the entry token and re-checks that the user may still enter the room, and
+/// that this node still hosts it (it may have been drained or released meanwhile).
+async fn admit(state: &AppState, token: &str) -> Result<(UserRow, RoomRow), (u16, String)> {
+    let refused = || {
+        (
+            close::BAD_TOKEN,
+            "entry token invalid, expired, already used or for another server".to_string(),
+        )
+    };
     let grant = match state.store.redeem_entry_token(token, state.node.id).await {
         Ok(Some(grant)) => grant,
         Ok(None) => return Err(refused()),
         Err(e) => {
             tracing::error!(error = %e, "cannot redeem entry token");
-            return Err("server error; try again".into());
+            return Err((close::INTERNAL, "server error; try again".into()));
         }
     };
     let user = state.store.user(grant.user).await.ok().flatten();
     let room = state.store.room(grant.room).await.ok().flatten();
     match (user, room) {
         (Some(user), Some(room)) if user.enabled => {
-            if user.role == crate::store::Role::Admin || room.admits(user.id) {
-                Ok((user, room))
-            } else {
-                Err("you are not a member of this room".into())
+            if user.role != crate::store::Role::Admin && !room.admits(user.id) {
+                return Err((
+                    close::ACCESS_WITHDRAWN,
+                    "you are not a member of this room".into(),
+                ));
+            }
+            match state.store.room_host(room.id).await {
+                Ok(Some(host)) if host == state.node.id => Ok((user, room)),
+                _ => Err((
+                    close::ROOM_MOVED,
+                    "the room is now hosted on another server; enter it again".into(),
+                )),
             }
         }
         _ => Err(refused()),

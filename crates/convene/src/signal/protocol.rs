@@ -149,6 +149,8 @@ pub enum ServerMsg<'a> {
     Pong {
         nonce: Option<&'a str>,
     },
+    /// This node is being drained: the room moves to another node at the deadline.
+    Draining { deadline_seconds: u64 },
 }
 
 impl ServerMsg<'_> {
@@ -168,6 +170,7 @@ pub enum LeaveReason {
     Shutdown,
     RoomDeleted,
     Slow,
+    Moved,
     Error,
 }
 
@@ -180,6 +183,7 @@ impl LeaveReason {
             LeaveReason::Shutdown => "shutdown",
             LeaveReason::RoomDeleted => "room_deleted",
             LeaveReason::Slow => "slow",
+            LeaveReason::Moved => "moved",
             LeaveReason::Error => "error",
         }
     }
@@ -195,6 +199,7 @@ pub mod close {
     pub const KICKED: u16 = 4001;
     pub const ACCESS_WITHDRAWN: u16 = 4003;
     pub const TOO_SLOW: u16 = 4008;
+    pub const ROOM_MOVED: u16 = 4010;
     pub const ROOM_FULL: u16 = 4009;
     pub const BAD_TOKEN: u16 = 4401;
 }

@@ -50,3 +50,19 @@ impl Store {
             .rows_affected())
     }
 }
+
+impl Store {
+    /// Rooms assigned to `node` for longer than `min_age_ms`.
+    pub async fn node_room_hosts(&self, node: NodeId, min_age_ms: i64) -> sqlx::Result<Vec<RoomId>> {
+        sqlx::query(&self.sql(
+            "SELECT room_id FROM room_hosts WHERE server_id = $1 AND assigned_at < NOW_MS - $2",
+        ))
+        .bind(node.0)
+        .bind(min_age_ms)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| Ok(RoomId(r.try_get("room_id")?)))
+        .collect()
+    }
+}

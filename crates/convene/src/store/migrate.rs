@@ -5,8 +5,10 @@
 use super::{Dialect, Store};
 use sqlx::Row;
 
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "core", include_str!("../../migrations/0001_core.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "core", include_str!("../../migrations/0001_core.sql")),
+    (2, "cluster", include_str!("../../migrations/0002_cluster.sql")),
+];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("convene" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0063_6f6e_7665_6e65;
@@ -49,12 +51,18 @@ pub(super) async fn apply(store: &Store) -> anyhow::Result<()> {
         if newest.is_some_and(|n| n >= *version) {
             continue;
         }
-        let sql = text.replace("$ID_PK", store.dialect.id_pk());
+        // Whole-line comments go first, so a ';' in a comment does not split a statement.
+        let sql = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace("$ID_PK", store.dialect.id_pk());
         // One statement at a time: prepared statements work the same on both engines.
         for statement in sql
             .split(';')
             .map(str::trim)
-            .filter(|s| !is_only_comments(s))
+            .filter(|s| !s.is_empty())
         {
             sqlx::query(statement)
                 .execute(&mut *tx)
@@ -72,12 +80,6 @@ pub(super) async fn apply(store: &Store) -> anyhow::Result<()> {
         tracing::info!(version, name, "applied database migration");
     }
     Ok(())
-}
-
-fn is_only_comments(statement: &str) -> bool {
-    statement
-        .lines()
-        .all(|l| l.trim().is_empty() || l.trim_start().starts_with("--"))
 }
 
 /// Latest schema version this binary knows.

@@ -7,6 +7,7 @@
 
 mod chat;
 mod connections;
+mod events;
 mod hosts;
 mod migrate;
 mod rooms;
@@ -18,8 +19,10 @@ mod users;
 
 pub use chat::ChatRow;
 pub use connections::{ConnectionRow, NewConnection};
+pub use events::{CHANNEL as EVENT_CHANNEL, EventRow};
+pub use migrate::latest_version;
 pub use rooms::{RoomKind, RoomRow, RoomWrite};
-pub use servers::{ServerRow, ServerStats};
+pub use servers::{ALIVE_MS, ServerRow, ServerStats, ServerWrite};
 pub use sessions::SessionUser;
 pub use throttle::ThrottleState;
 pub use tokens::EntryGrant;

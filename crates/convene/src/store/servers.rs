@@ -25,19 +25,37 @@ pub struct ServerRow {
     pub version: String,
     /// Milliseconds since the last heartbeat; None if the node never ran or stopped.
     pub heartbeat_age_ms: Option<i64>,
+    /// While a drain is under way: milliseconds until its deadline (negative once past).
+    pub drain_remaining_ms: Option<i64>,
+    /// `ok`, or what is wrong with the shared storage, as this node last saw it.
+    pub storage_status: String,
+    pub storage_probe: String,
 }
 
 impl ServerRow {
     pub fn alive(&self) -> bool {
         self.heartbeat_age_ms.is_some_and(|age| age < ALIVE_MS)
     }
-    /// up, down or inactive, as the Servers page shows it.
+    /// up, down, inactive or draining, as the Servers page shows it.
     pub fn status(&self) -> &'static str {
-        match (self.active, self.alive()) {
-            (false, _) => "inactive",
-            (true, true) => "up",
-            (true, false) => "down",
+        match (self.active, self.alive(), self.drain_remaining_ms) {
+            (false, true, Some(_)) => "draining",
+            (false, _, _) => "inactive",
+            (true, true, _) => "up",
+            (true, false, _) => "down",
         }
+    }
+
+    /// The URL the seed's fields describe.
+    pub fn url_from_parts(protocol: &str, address: &str, port: i64, base_path: &str) -> String {
+        let default = (protocol == "http" && port == 80) || (protocol == "https" && port == 443);
+        let host = if address.contains(':') && !address.starts_with('[') {
+            format!("[{address}]")
+        } else {
+            address.to_string()
+        };
+        let port = if default { String::new() } else { format!(":{port}") };
+        format!("{protocol}://{host}{port}{base_path}")
     }
 }
 
@@ -63,19 +81,38 @@ fn from_row(r: &AnyRow) -> sqlx::Result<ServerRow> {
         active: flag(r.try_get("active")?),
         version: r.try_get("version")?,
         heartbeat_age_ms: r.try_get("age")?,
+        drain_remaining_ms: r.try_get("drain_left")?,
+        storage_status: r.try_get("storage_status")?,
+        storage_probe: r.try_get("storage_probe")?,
     })
 }
 
-const SELECT: &str =
-    "SELECT id, name, url, address, http_port, protocol, base_path, weight, comment,
-        active, version, NOW_MS - heartbeat_at AS age FROM servers";
+const SELECT: &str = "SELECT id, name, url, address, http_port, protocol, base_path, weight, comment,
+        active, version, NOW_MS - heartbeat_at AS age, draining_until - NOW_MS AS drain_left,
+        storage_status, storage_probe FROM servers";
+
+/// A server as an administrator describes it (Administration → Servers).
+#[derive(Debug, Clone)]
+pub struct ServerWrite {
+    pub name: String,
+    pub address: String,
+    pub http_port: i64,
+    pub protocol: String,
+    pub base_path: String,
+    pub weight: f64,
+    pub comment: String,
+    pub active: bool,
+}
+
+/// Key of the advisory lock that elects the one node clearing a dead node's rows.
+const JANITOR_LOCK: i64 = 0x0063_6f6e_7665_6e66;
 
 impl Store {
     /// Registers this node at start. Fails if another live process holds the same id.
     pub async fn register_node(
         &self,
         id: NodeId,
-        name: &str,
+        name: Option<&str>,
         url: &str,
         instance: &str,
         version: &str,
@@ -90,16 +127,22 @@ impl Store {
             );
         }
         let (address, port, protocol, base_path) = split_url(url);
+        // A name given to this node wins; otherwise the one an admin chose, or node-N.
+        let name = match (name, &self.server(id).await?) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(existing)) => existing.name.clone(),
+            (None, None) => format!("node-{id}"),
+        };
         sqlx::query(&self.sql(
             "INSERT INTO servers (id, name, url, address, http_port, protocol, base_path,
                                   heartbeat_at, started_at, instance, version)
              VALUES ($1, $2, $3, $4, $5, $6, $7, NOW_MS, NOW_MS, $8, $9)
              ON CONFLICT (id) DO UPDATE SET name = $2, url = $3, address = $4, http_port = $5,
                  protocol = $6, base_path = $7, heartbeat_at = NOW_MS, started_at = NOW_MS,
-                 instance = $8, version = $9",
+                 instance = $8, version = $9, draining_until = NULL",
         ))
         .bind(id.0)
-        .bind(name)
+        .bind(&name)
         .bind(url)
         .bind(address)
         .bind(port)
@@ -181,6 +224,140 @@ impl Store {
                 .participants = r.try_get("n")?;
         }
         Ok(stats)
+    }
+
+    /// Adds a server before its node runs; `Ok(None)` if the id exists.
+    pub async fn add_server(&self, id: NodeId, w: &ServerWrite) -> sqlx::Result<Option<ServerRow>> {
+        let url = ServerRow::url_from_parts(&w.protocol, &w.address, w.http_port, &w.base_path);
+        let res = sqlx::query(
+            "INSERT INTO servers (id, name, url, address, http_port, protocol, base_path, weight,
+                                  comment, active)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(id.0)
+        .bind(&w.name)
+        .bind(&url)
+        .bind(&w.address)
+        .bind(w.http_port)
+        .bind(&w.protocol)
+        .bind(&w.base_path)
+        .bind(w.weight)
+        .bind(&w.comment)
+        .bind(w.active as i64)
+        .execute(self.pool())
+        .await;
+        match res {
+            Ok(_) => self.server(id).await,
+            Err(e) if super::users::is_unique_violation(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces a server's administered fields; `Ok(None)` if there is no such server.
+    pub async fn update_server(&self, id: NodeId, w: &ServerWrite) -> sqlx::Result<Option<ServerRow>> {
+        let url = ServerRow::url_from_parts(&w.protocol, &w.address, w.http_port, &w.base_path);
+        let res = sqlx::query(
+            "UPDATE servers SET name = $2, url = $3, address = $4, http_port = $5, protocol = $6,
+                 base_path = $7, weight = $8, comment = $9, active = $10,
+                 draining_until = CASE WHEN $10 = 1 THEN NULL ELSE draining_until END
+             WHERE id = $1",
+        )
+        .bind(id.0)
+        .bind(&w.name)
+        .bind(&url)
+        .bind(&w.address)
+        .bind(w.http_port)
+        .bind(&w.protocol)
+        .bind(&w.base_path)
+        .bind(w.weight)
+        .bind(&w.comment)
+        .bind(w.active as i64)
+        .execute(self.pool())
+        .await?;
+        if res.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.server(id).await
+    }
+
+    /// Stops giving the server new rooms and sets the drain deadline.
+    pub async fn start_drain(&self, id: NodeId, deadline_ms: i64) -> sqlx::Result<bool> {
+        let res = sqlx::query(&self.sql(
+            "UPDATE servers SET active = 0, draining_until = NOW_MS + $2 WHERE id = $1",
+        ))
+        .bind(id.0)
+        .bind(deadline_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(res.rows_affected() > 0)
+    }
+
+    pub async fn set_storage_probe(&self, id: NodeId, probe: &str, status: &str) -> sqlx::Result<()> {
+        sqlx::query(&self.sql(
+            "UPDATE servers SET storage_probe = $2, storage_status = $3, storage_checked_at = NOW_MS
+             WHERE id = $1",
+        ))
+        .bind(id.0)
+        .bind(probe)
+        .bind(status)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_storage_status(&self, id: NodeId, status: &str) -> sqlx::Result<()> {
+        sqlx::query(&self.sql(
+            "UPDATE servers SET storage_status = $2, storage_checked_at = NOW_MS WHERE id = $1",
+        ))
+        .bind(id.0)
+        .bind(status)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Clears the rooms and connections of nodes whose heartbeat stopped. Only one node
+    /// does it at a time (a PostgreSQL advisory lock; SQLite has one node). Returns the
+    /// nodes cleared with the number of connection rows removed.
+    pub async fn clear_dead_nodes(&self) -> sqlx::Result<Vec<(NodeId, u64)>> {
+        let mut tx = self.pool().begin().await?;
+        if self.dialect() == super::Dialect::Postgres {
+            let got: bool = sqlx::query("SELECT pg_try_advisory_xact_lock($1) AS got")
+                .bind(JANITOR_LOCK)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("got")?;
+            if !got {
+                return Ok(Vec::new());
+            }
+        }
+        let dead: Vec<i64> = sqlx::query(&self.sql(
+            "SELECT id FROM servers
+             WHERE (heartbeat_at IS NULL OR heartbeat_at < NOW_MS - $1)
+               AND (EXISTS (SELECT 1 FROM connections c WHERE c.server_id = servers.id)
+                    OR EXISTS (SELECT 1 FROM room_hosts h WHERE h.server_id = servers.id))",
+        ))
+        .bind(ALIVE_MS)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+        let mut cleared = Vec::new();
+        for id in dead {
+            let conns = sqlx::query("DELETE FROM connections WHERE server_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query("DELETE FROM room_hosts WHERE server_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            cleared.push((NodeId(id), conns));
+        }
+        tx.commit().await?;
+        Ok(cleared)
     }
 
     /// Like [`Store::sql`] for statements assembled from constant parts.

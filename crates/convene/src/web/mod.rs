@@ -345,7 +345,7 @@ mod tests {
                     if rel != "tests" {
                         stack.push(path);
                     }
-                } else if rel != "index.html" {
+                } else if rel != "index.html" && rel != "README.md" {
                     on_disk.insert(rel);
                 }
             }

@@ -74,7 +74,7 @@ impl TestNode {
             let _ = rx.await;
         }));
         let url = format!("http://localhost:{}", addr.port());
-        let node = TestNode {
+        let mut node = TestNode {
             addr,
             url,
             shutdown: Some(tx),
@@ -85,9 +85,13 @@ impl TestNode {
         node
     }
 
-    async fn wait_ready(&self) {
+    async fn wait_ready(&mut self) {
         let client = reqwest::Client::new();
         for _ in 0..200 {
+            if self.handle.as_ref().is_some_and(|h| h.is_finished()) {
+                let result = self.handle.take().unwrap().await.unwrap();
+                panic!("node at {} stopped during start-up: {result:?}", self.url);
+            }
             if let Ok(r) = client.get(format!("{}/readyz", self.url)).send().await
                 && r.status() == 200
             {

@@ -49,7 +49,9 @@ function sentence(text) {
  */
 export function describeClose(code, reason) {
   const why = sentence(reason);
-  const d = (retry, level, title, fallback) => ({ retry, level, title, message: why || fallback });
+  // The server's reason, unless it only repeats the title.
+  const same = (title) => why.replace(/\.$/, '').toLowerCase() === title.toLowerCase();
+  const d = (retry, level, title, fallback) => ({ retry, level, title, message: why && !same(title) ? why : fallback });
   switch (code) {
     case CloseCode.NORMAL:
       return d('manual', 'info', 'Disconnected from the room', 'The server closed the connection.');

@@ -104,7 +104,9 @@ export function renderAdminConnections(container) {
       await api.kickConnection(c.id);
       toast(`${c.user?.login || 'The connection'} was disconnected.`, 'success');
     } catch (err) {
-      toast(err.message, 'error');
+      // A node can only kick its own connections (409 other_node): say where to go.
+      const hint = err.code === 'other_node' && c.server?.name ? ` Open the administration of ${c.server.name} to kick it.` : '';
+      toast(err.message + hint, 'error', 9000);
     }
     t.reload();
   }

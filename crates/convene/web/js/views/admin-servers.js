@@ -40,7 +40,11 @@ export function renderAdminServers(container) {
     },
     columns: [
       { label: 'ID', cls: 'num', cell: (s) => String(s.id) },
-      { label: 'Name', cell: (s) => h('strong', {}, s.name || '—') },
+      {
+        label: 'Name',
+        cell: (s) => h('span', { class: 'server-name-cell' }, h('strong', {}, s.name || '—'),
+          s.this_node ? h('span', { class: 'badge badge-accent', title: 'The server this page was loaded from' }, 'this server') : null),
+      },
       { label: 'URL', cls: 'mono', cell: (s) => (s.url ? h('span', { class: 'server-url' }, s.url) : '—') },
       { label: 'Status', cell: (s) => statusBadge(s.status) },
       {

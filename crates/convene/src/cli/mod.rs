@@ -1,10 +1,11 @@
 //! The command line: `serve`, and administration commands on the same database.
 
-use crate::auth::password;
+mod check;
+mod servers;
+mod users;
+
 use crate::config::{Config, LogFormat, Settings};
-use crate::store::{Role, Store};
 use clap::{Parser, Subcommand};
-use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,7 +33,14 @@ enum Command {
         #[command(flatten)]
         settings: Settings,
     },
-    /// Check the database (reachable, migrated) and this node's settings.
+    /// Manage the cluster's servers (Administration → Servers).
+    Server {
+        #[command(subcommand)]
+        action: ServerAction,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Check the database, node id, shared storage and clock of this node's settings.
     Check {
         #[command(flatten)]
         settings: Settings,
@@ -40,7 +48,60 @@ enum Command {
 }
 
 #[derive(Subcommand)]
-enum UserAction {
+pub enum ServerAction {
+    /// List the servers with status and load.
+    List,
+    /// Add a server before its node runs.
+    Add {
+        id: i64,
+        #[arg(long)]
+        name: Option<String>,
+        /// Host name or IP address browsers use.
+        #[arg(long)]
+        address: String,
+        #[arg(long, default_value_t = 5080)]
+        http_port: i64,
+        #[arg(long, default_value = "http")]
+        protocol: String,
+        #[arg(long, default_value = "")]
+        base_path: String,
+        #[arg(long, default_value_t = 1.0)]
+        weight: f64,
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Change a server's fields.
+    Update {
+        id: i64,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long)]
+        http_port: Option<i64>,
+        #[arg(long)]
+        protocol: Option<String>,
+        #[arg(long)]
+        base_path: Option<String>,
+        #[arg(long)]
+        weight: Option<f64>,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Let a server receive new rooms again.
+    Activate { id: i64 },
+    /// Give a server no new rooms; its live rooms go on.
+    Deactivate { id: i64 },
+    /// Move a server's participants to other nodes by a deadline.
+    Drain {
+        id: i64,
+        #[arg(long, default_value_t = 30)]
+        deadline_seconds: u64,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserAction {
     /// Create an account; the password is read from standard input.
     Add {
         login: String,
@@ -62,6 +123,7 @@ pub fn main() -> ExitCode {
     let (settings, command) = match cli.command {
         Command::Serve { settings } => (settings, Mode::Serve),
         Command::User { action, settings } => (settings, Mode::User(action)),
+        Command::Server { action, settings } => (settings, Mode::Server(action)),
         Command::Check { settings } => (settings, Mode::Check),
     };
     let config = match load_config(settings, cli.config.as_deref()) {
@@ -79,8 +141,9 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match command {
             Mode::Serve => serve(config).await,
-            Mode::User(action) => user_command(config, action).await,
-            Mode::Check => check(config).await,
+            Mode::User(action) => users::run(config, action).await,
+            Mode::Server(action) => servers::run(config, action).await,
+            Mode::Check => check::run(config).await,
         }
     });
     match result {
@@ -95,6 +158,7 @@ pub fn main() -> ExitCode {
 enum Mode {
     Serve,
     User(UserAction),
+    Server(ServerAction),
     Check,
 }
 
@@ -157,91 +221,3 @@ async fn shutdown_signal() {
     }
 }
 
-fn read_password() -> anyhow::Result<String> {
-    eprint!("Password: ");
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    let pw = line.trim_end_matches(['\r', '\n']).to_string();
-    password::check_policy(&pw).map_err(|e| anyhow::anyhow!(e))?;
-    Ok(pw)
-}
-
-async fn user_command(config: Config, action: UserAction) -> anyhow::Result<()> {
-    let store = Store::open(&config.database_url).await?;
-    match action {
-        UserAction::Add {
-            login,
-            role,
-            display_name,
-        } => {
-            crate::api::check_login_cli(&login)?;
-            let role = Role::parse(&role)
-                .ok_or_else(|| anyhow::anyhow!("role must be admin, user or webservice"))?;
-            let hash = password::hash(read_password()?).await?;
-            let name = display_name.unwrap_or_else(|| login.clone());
-            match store.create_user(&login, &hash, role, &name).await? {
-                Some(u) => println!("created {} (id {}, {})", u.login, u.id, u.role.as_str()),
-                None => anyhow::bail!("the login {login:?} is taken"),
-            }
-        }
-        UserAction::List => {
-            println!(
-                "{:>6}  {:<24} {:<11} {:<8} display name",
-                "id", "login", "role", "enabled"
-            );
-            for u in store.list_users().await? {
-                println!(
-                    "{:>6}  {:<24} {:<11} {:<8} {}",
-                    u.id.0,
-                    u.login,
-                    u.role.as_str(),
-                    if u.enabled { "yes" } else { "no" },
-                    u.display_name
-                );
-            }
-        }
-        UserAction::Passwd { login } => {
-            let (user, _) = store
-                .user_with_hash(&login)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no account {login:?}"))?;
-            let hash = password::hash(read_password()?).await?;
-            store
-                .update_user(user.id, None, None, None, Some(&hash))
-                .await?;
-            store.delete_user_sessions(user.id).await?;
-            println!("password of {login} changed; its sessions were ended");
-        }
-        UserAction::Delete { login } => {
-            let (user, _) = store
-                .user_with_hash(&login)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no account {login:?}"))?;
-            store.delete_user(user.id).await?;
-            println!("deleted {login}");
-        }
-    }
-    store.close().await;
-    Ok(())
-}
-
-async fn check(config: Config) -> anyhow::Result<()> {
-    let store = Store::open(&config.database_url).await?;
-    let db_now = store.now_ms().await?;
-    let skew_ms = chrono::Utc::now().timestamp_millis() - db_now;
-    println!(
-        "database: reachable and migrated ({})",
-        crate::store::redact_url(&config.database_url)
-    );
-    println!("clock skew against the database: {skew_ms} ms");
-    let me = crate::ids::NodeId(config.node_id);
-    match store.server(me).await? {
-        Some(s) if s.alive() => println!(
-            "node id {me}: in use by a running node (heartbeat {} ms ago)",
-            s.heartbeat_age_ms.unwrap_or(0)
-        ),
-        _ => println!("node id {me}: free"),
-    }
-    store.close().await;
-    Ok(())
-}

@@ -1,0 +1,81 @@
+//! `convene check`: what an operator needs to know before or while running a node.
+
+use crate::config::Config;
+use crate::files::SharedStorage;
+use crate::ids::NodeId;
+use crate::store::{Store, latest_version};
+
+/// Prints one line per check; fails if any check fails.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let mut failures = 0;
+    let store = match Store::open(&config.database_url).await {
+        Ok(s) => {
+            println!(
+                "ok    database reachable and migrated to schema {} ({})",
+                latest_version(),
+                crate::store::redact_url(&config.database_url)
+            );
+            s
+        }
+        Err(e) => {
+            println!("FAIL  database: {e:#}");
+            anyhow::bail!("1 check failed");
+        }
+    };
+
+    let me = NodeId(config.node_id);
+    match store.server(me).await? {
+        Some(s) if s.alive() => {
+            failures += 1;
+            println!(
+                "FAIL  node id {me} is in use by a running node ({}, heartbeat {} ms ago)",
+                s.url,
+                s.heartbeat_age_ms.unwrap_or(0)
+            );
+        }
+        _ => println!("ok    node id {me} is free"),
+    }
+
+    match SharedStorage::open(&config.storage) {
+        Ok(storage) => {
+            let servers = store.list_servers().await?;
+            let mut problems = Vec::new();
+            for s in servers.iter().filter(|s| s.alive() && !s.storage_probe.is_empty()) {
+                if let Err(e) = storage.check_probe(s.id, &s.storage_probe).await {
+                    problems.push(e);
+                }
+            }
+            let probe = format!("check-{}", crate::secret::random_hex(8));
+            if let Err(e) = storage.put(&format!("probes/{probe}"), probe.clone().into_bytes()).await {
+                problems.push(format!("cannot write: {e}"));
+            }
+            if problems.is_empty() {
+                println!("ok    shared storage {} is writable and shared with the running nodes", storage.description);
+            } else {
+                failures += 1;
+                println!("FAIL  shared storage {}: {}", storage.description, problems.join("; "));
+            }
+            for s in servers.iter().filter(|s| s.alive() && s.storage_status != "ok" && !s.storage_status.is_empty()) {
+                println!("warn  node {} reports its storage: {}", s.id, s.storage_status);
+            }
+        }
+        Err(e) => {
+            failures += 1;
+            println!("FAIL  shared storage: {e:#}");
+        }
+    }
+
+    let db_now = store.now_ms().await?;
+    let skew_ms = chrono::Utc::now().timestamp_millis() - db_now;
+    let note = if skew_ms.abs() > 2_000 {
+        "(harmless: Convene uses only the database clock, but logs will disagree)"
+    } else {
+        ""
+    };
+    println!("ok    clock skew against the database: {skew_ms} ms {note}");
+    store.close().await;
+    if failures > 0 {
+        anyhow::bail!("{failures} check(s) failed");
+    }
+    Ok(())
+}

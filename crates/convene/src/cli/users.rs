@@ -1,0 +1,76 @@
+//! `convene user …`: accounts, on the same database as the server.
+
+use super::UserAction;
+use crate::auth::password;
+use crate::config::Config;
+use crate::store::{Role, Store};
+use std::io::BufRead;
+
+fn read_password() -> anyhow::Result<String> {
+    eprint!("Password: ");
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let pw = line.trim_end_matches(['\r', '\n']).to_string();
+    password::check_policy(&pw).map_err(|e| anyhow::anyhow!(e))?;
+    Ok(pw)
+}
+
+pub async fn run(config: Config, action: UserAction) -> anyhow::Result<()> {
+    let store = Store::open(&config.database_url).await?;
+    match action {
+        UserAction::Add {
+            login,
+            role,
+            display_name,
+        } => {
+            crate::api::check_login_cli(&login)?;
+            let role = Role::parse(&role)
+                .ok_or_else(|| anyhow::anyhow!("role must be admin, user or webservice"))?;
+            let hash = password::hash(read_password()?).await?;
+            let name = display_name.unwrap_or_else(|| login.clone());
+            match store.create_user(&login, &hash, role, &name).await? {
+                Some(u) => println!("created {} (id {}, {})", u.login, u.id, u.role.as_str()),
+                None => anyhow::bail!("the login {login:?} is taken"),
+            }
+        }
+        UserAction::List => {
+            println!(
+                "{:>6}  {:<24} {:<11} {:<8} display name",
+                "id", "login", "role", "enabled"
+            );
+            for u in store.list_users().await? {
+                println!(
+                    "{:>6}  {:<24} {:<11} {:<8} {}",
+                    u.id.0,
+                    u.login,
+                    u.role.as_str(),
+                    if u.enabled { "yes" } else { "no" },
+                    u.display_name
+                );
+            }
+        }
+        UserAction::Passwd { login } => {
+            let (user, _) = store
+                .user_with_hash(&login)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no account {login:?}"))?;
+            let hash = password::hash(read_password()?).await?;
+            store
+                .update_user(user.id, None, None, None, Some(&hash))
+                .await?;
+            store.delete_user_sessions(user.id).await?;
+            println!("password of {login} changed; its sessions were ended");
+        }
+        UserAction::Delete { login } => {
+            let (user, _) = store
+                .user_with_hash(&login)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no account {login:?}"))?;
+            store.delete_user(user.id).await?;
+            println!("deleted {login}");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
