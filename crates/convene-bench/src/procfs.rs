@@ -125,6 +125,37 @@ impl MemoryLog {
     }
 }
 
+/// This process's soft limit on open files, from `/proc/self/limits`.
+pub fn open_files_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    parse_open_files_limit(&text)
+}
+
+fn parse_open_files_limit(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let soft = line
+        .trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?;
+    match soft {
+        "unlimited" => Some(u64::MAX),
+        n => n.parse().ok(),
+    }
+}
+
+/// Warns when `sockets` connections (plus some slack) would not fit in the soft limit.
+pub fn warn_if_few_files(sockets: usize, who: &str) {
+    let needed = sockets as u64 + 100;
+    if let Some(limit) = open_files_limit()
+        && limit < needed
+    {
+        eprintln!(
+            "warning: the open file limit is {limit}, {who} need about {needed}; \
+             raise it first, e.g. `ulimit -Sn $(ulimit -Hn)`"
+        );
+    }
+}
+
 pub fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -143,6 +174,13 @@ mod tests {
         assert_eq!(s.rss_file_kib, 2048);
         assert_eq!(s.threads, 3);
         assert!(s.line().starts_with("10.0 MiB RSS"));
+    }
+
+    #[test]
+    fn parses_limits() {
+        let text = "Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 524288               files\n";
+        assert_eq!(parse_open_files_limit(text), Some(1024));
+        assert!(open_files_limit().is_some());
     }
 
     #[test]

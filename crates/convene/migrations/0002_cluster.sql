@@ -1,7 +1,6 @@
--- Cluster mode: drain state and storage probes on servers, the event outbox.
+-- Cluster mode: drain state and storage check on servers, the event outbox, settings.
 
 ALTER TABLE servers ADD COLUMN draining_until BIGINT;
-ALTER TABLE servers ADD COLUMN storage_probe TEXT NOT NULL DEFAULT '';
 ALTER TABLE servers ADD COLUMN storage_status TEXT NOT NULL DEFAULT '';
 ALTER TABLE servers ADD COLUMN storage_checked_at BIGINT;
 
@@ -14,3 +13,9 @@ CREATE TABLE events (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX events_created ON events(created_at);
+
+-- Cluster-wide settings, such as the id written into the shared storage.
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

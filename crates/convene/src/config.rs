@@ -190,7 +190,9 @@ impl Settings {
         };
         let storage = match self.storage {
             Some(s) if s.trim().is_empty() => bail!("setting `storage` must not be empty"),
-            Some(s) if s.contains("://") && !s.starts_with("s3://") && !s.starts_with("file://") => {
+            Some(s)
+                if s.contains("://") && !s.starts_with("s3://") && !s.starts_with("file://") =>
+            {
                 bail!("setting `storage` must be a local path, file:// or s3:// URL, not {s:?}")
             }
             Some(s) => s,

@@ -51,7 +51,11 @@ async fn clear_dead_nodes(state: &AppState) {
 /// Rooms placed here by `enter` whose participants never arrived.
 async fn release_unused_rooms(state: &AppState) {
     let grace = state.config.room_grace.as_millis() as i64;
-    let Ok(rooms) = state.store.node_room_hosts(state.node.id, grace.max(5_000)).await else {
+    let Ok(rooms) = state
+        .store
+        .node_room_hosts(state.node.id, grace.max(5_000))
+        .await
+    else {
         return;
     };
     for room in rooms {
@@ -61,7 +65,7 @@ async fn release_unused_rooms(state: &AppState) {
     }
 }
 
-/// Reads back this node's probe and the probes of the other live nodes.
+/// Checks the shared storage and records the result for Administration → Servers.
 pub async fn check_storage(state: &AppState) {
     let status = storage_status(state).await;
     if status != "ok" {
@@ -70,21 +74,18 @@ pub async fn check_storage(state: &AppState) {
     let _ = state.store.set_storage_status(state.node.id, &status).await;
 }
 
+/// Writable from here, and the storage the cluster shares (its id matches)?
 async fn storage_status(state: &AppState) -> String {
-    let Ok(servers) = state.store.list_servers().await else {
-        return "unknown: database unavailable".into();
-    };
     let mut problems = Vec::new();
-    for s in servers.iter().filter(|s| s.alive() && !s.storage_probe.is_empty()) {
-        if let Err(e) = state.storage.check_probe(s.id, &s.storage_probe).await {
-            problems.push(e);
-        }
-    }
-    if servers
-        .iter()
-        .any(|s| s.id == state.node.id && s.storage_probe.is_empty())
+    if let Err(e) = state
+        .storage
+        .write_probe(state.node.id, &state.node.instance)
+        .await
     {
-        problems.push("this node could not write its probe".into());
+        problems.push(format!("cannot write: {e}"));
+    }
+    if let Err(e) = state.storage.check_shared(&state.store).await {
+        problems.push(e);
     }
     if problems.is_empty() {
         "ok".into()

@@ -3,8 +3,8 @@
 
 use crate::cluster::events::EventBus;
 use crate::cluster::{self, NodeIdentity};
-use crate::files::SharedStorage;
 use crate::config::Config;
+use crate::files::SharedStorage;
 use crate::ids::NodeId;
 use crate::metrics::Metrics;
 use crate::rooms::LiveRooms;
@@ -62,7 +62,13 @@ pub async fn run(
     let id = NodeId(config.node_id);
     let instance = secret::random_hex(16);
     store
-        .register_node(id, config.node_name.as_deref(), &url, &instance, cluster::VERSION)
+        .register_node(
+            id,
+            config.node_name.as_deref(),
+            &url,
+            &instance,
+            cluster::VERSION,
+        )
         .await?;
     let name = store
         .server(id)
@@ -75,15 +81,8 @@ pub async fn run(
         url,
         instance,
     };
-    // The probe others read to prove they share this node's storage.
-    match storage.write_probe(node.id, &node.instance).await {
-        Ok(()) => store.set_storage_probe(node.id, &node.instance, "ok").await?,
-        Err(e) => {
-            tracing::error!(storage = %storage.description, error = %e, "cannot write to the shared storage");
-            store
-                .set_storage_probe(node.id, "", &format!("cannot write the probe: {e}"))
-                .await?;
-        }
+    if let Err(e) = storage.claim_cluster_id(&store).await {
+        tracing::error!(storage = %storage.description, error = %e, "cannot write to the shared storage");
     }
     let events_from = store.last_event_seq().await?;
     // Rows this node left behind when it last stopped abruptly; never other nodes' rows.
@@ -107,6 +106,7 @@ pub async fn run(
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
     });
+    crate::maintenance::check_storage(&state).await;
     cluster::spawn_heartbeat(state.clone());
     cluster::events::spawn(state.clone(), events_from);
     crate::maintenance::spawn(state.clone());

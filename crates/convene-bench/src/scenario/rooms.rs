@@ -44,9 +44,13 @@ pub struct LoadArgs {
     /// Chat messages sent in each room during the hold (0: no chat).
     #[arg(long, default_value_t = 5)]
     pub chat_per_room: usize,
-    /// Pause between chat rounds (one message per room per round), in ms.
+    /// Length of a chat round (one message per room), in ms. The messages of a
+    /// round are spread evenly over it, unless --chat-burst.
     #[arg(long, default_value_t = 500)]
     pub chat_interval_ms: u64,
+    /// Send the messages of a round (one per room) all at once, then wait.
+    #[arg(long)]
+    pub chat_burst: bool,
     /// Seconds to let the server settle before sampling its memory under load.
     #[arg(long, default_value_t = 2)]
     pub settle_secs: u64,
@@ -108,6 +112,7 @@ pub struct RoomsCmd {
 pub async fn run(cmd: RoomsCmd) -> anyhow::Result<()> {
     check_base_url(&cmd.url)?;
     cmd.load.check()?;
+    crate::procfs::warn_if_few_files(cmd.load.participants, "the participants");
     let api = Api::new(&cmd.url, cmd.load.concurrency)?;
     let mut memory = MemoryLog::new(cmd.pid);
     memory.record("idle");
@@ -399,23 +404,38 @@ async fn chat(participants: &[Participant], load: &LoadArgs) -> ChatReport {
     for (i, p) in participants.iter().enumerate() {
         by_room[p.room].push(i);
     }
+    by_room.retain(|members| !members.is_empty());
     let mut report = ChatReport::default();
-    if load.chat_per_room == 0 {
+    if load.chat_per_room == 0 || by_room.is_empty() {
         return report;
     }
+    let round = Duration::from_millis(load.chat_interval_ms);
+    let gap = if load.chat_burst {
+        Duration::ZERO
+    } else {
+        round / u32::try_from(by_room.len()).unwrap_or(u32::MAX)
+    };
     eprintln!(
-        "chat: {} rounds, one message per room each {} ms…",
-        load.chat_per_room, load.chat_interval_ms
+        "chat: {} rounds of {} ms, one message per room each ({})…",
+        load.chat_per_room,
+        load.chat_interval_ms,
+        if load.chat_burst {
+            "all at once"
+        } else {
+            "spread over the round"
+        }
     );
-    for round in 0..load.chat_per_room {
-        for members in by_room.iter().filter(|m| !m.is_empty()) {
-            participants[members[round % members.len()]].send(Command::Chat);
+    let mut next = Instant::now();
+    for r in 0..load.chat_per_room {
+        let round_start = next;
+        for members in &by_room {
+            tokio::time::sleep_until(next).await;
+            participants[members[r % members.len()]].send(Command::Chat);
             report.sent += 1;
             report.expected_deliveries += members.len() - 1;
+            next += gap;
         }
-        if round + 1 < load.chat_per_room {
-            tokio::time::sleep(Duration::from_millis(load.chat_interval_ms)).await;
-        }
+        next = round_start + round;
     }
     report
 }

@@ -101,6 +101,8 @@ pub async fn run(cmd: ServeCmd) -> anyhow::Result<()> {
             cmd.convene_bin.display()
         )
     })?;
+    // The node inherits the limit, and needs as many sockets as the bench.
+    crate::procfs::warn_if_few_files(cmd.load.participants, "the participants and the node");
     let version = convene_version(&bin).await;
     let (data_dir, created_dir) = match &cmd.data_dir {
         Some(dir) => (dir.clone(), false),

@@ -2,11 +2,11 @@
 
 use super::{Id, JsonBody};
 use crate::auth::{Caller, Manager};
+use crate::cluster::events::{Event, publish};
 use crate::cluster::placement::{PlacementError, host_for_room};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{RoomId, UserId};
 use crate::server::AppState;
-use crate::cluster::events::{Event, publish};
 use crate::store::{Role, RoomKind, RoomRow, RoomWrite};
 use axum::Json;
 use axum::extract::{Query, State};

@@ -44,7 +44,13 @@ pub async fn list(State(state): State<AppState>, _: Caller) -> ApiResult<Json<Ve
     Ok(Json(
         servers
             .iter()
-            .map(|s| server_json(s, stats.get(&s.id).copied().unwrap_or_default(), state.node.id))
+            .map(|s| {
+                server_json(
+                    s,
+                    stats.get(&s.id).copied().unwrap_or_default(),
+                    state.node.id,
+                )
+            })
             .collect(),
     ))
 }
@@ -68,7 +74,10 @@ pub struct ServerBody {
 fn merge(base: ServerWrite, body: ServerBody) -> ApiResult<ServerWrite> {
     let w = ServerWrite {
         name: body.name.map(|n| n.trim().to_string()).unwrap_or(base.name),
-        address: body.address.map(|a| a.trim().to_string()).unwrap_or(base.address),
+        address: body
+            .address
+            .map(|a| a.trim().to_string())
+            .unwrap_or(base.address),
         http_port: body.http_port.unwrap_or(base.http_port),
         protocol: body.protocol.unwrap_or(base.protocol),
         base_path: body
@@ -88,22 +97,33 @@ fn merge(base: ServerWrite, body: ServerBody) -> ApiResult<ServerWrite> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
     if !address_ok {
-        return Err(ApiError::bad_request("address must be a host name or IP address"));
+        return Err(ApiError::bad_request(
+            "address must be a host name or IP address",
+        ));
     }
     if !(1..=65535).contains(&w.http_port) {
-        return Err(ApiError::bad_request("http_port must be between 1 and 65535"));
+        return Err(ApiError::bad_request(
+            "http_port must be between 1 and 65535",
+        ));
     }
     if w.protocol != "http" && w.protocol != "https" {
         return Err(ApiError::bad_request("protocol must be http or https"));
     }
-    if w.base_path.len() > 200 || w.base_path.contains(|c: char| c.is_whitespace() || c == '?' || c == '#') {
+    if w.base_path.len() > 200
+        || w.base_path
+            .contains(|c: char| c.is_whitespace() || c == '?' || c == '#')
+    {
         return Err(ApiError::bad_request("base_path must be a plain URL path"));
     }
     if !(w.weight > 0.0 && w.weight <= 1000.0) {
-        return Err(ApiError::bad_request("weight must be greater than 0 and at most 1000"));
+        return Err(ApiError::bad_request(
+            "weight must be greater than 0 and at most 1000",
+        ));
     }
     if w.comment.chars().count() > 2000 {
-        return Err(ApiError::bad_request("comment must be at most 2000 characters"));
+        return Err(ApiError::bad_request(
+            "comment must be at most 2000 characters",
+        ));
     }
     Ok(w)
 }
@@ -201,7 +221,14 @@ pub async fn update(
         .await?
         .ok_or_else(|| ApiError::not_found("server"))?;
     if row.active != current.active {
-        publish(&state, &Event::ServerChanged { server: row.id, active: row.active }).await?;
+        publish(
+            &state,
+            &Event::ServerChanged {
+                server: row.id,
+                active: row.active,
+            },
+        )
+        .await?;
     }
     tracing::info!(server = id, active = row.active, by = %caller.user.login, "server updated");
     answer(&state, &row).await
@@ -223,13 +250,22 @@ pub async fn drain(
     JsonBody(body): JsonBody<DrainBody>,
 ) -> ApiResult<Json<Value>> {
     if body.deadline_seconds > 3600 {
-        return Err(ApiError::bad_request("deadline_seconds must be at most 3600"));
+        return Err(ApiError::bad_request(
+            "deadline_seconds must be at most 3600",
+        ));
     }
     let deadline_ms = body.deadline_seconds as i64 * 1000;
     if !state.store.start_drain(NodeId(id), deadline_ms).await? {
         return Err(ApiError::not_found("server"));
     }
-    publish(&state, &Event::Drain { server: NodeId(id), deadline_ms }).await?;
+    publish(
+        &state,
+        &Event::Drain {
+            server: NodeId(id),
+            deadline_ms,
+        },
+    )
+    .await?;
     tracing::info!(server = id, deadline_seconds = body.deadline_seconds, by = %caller.user.login, "server drain started");
     let row = state
         .store

@@ -3,10 +3,10 @@
 use super::session::user_json;
 use super::{Id, JsonBody};
 use crate::auth::{Manager, password};
+use crate::cluster::events::{Event, publish};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::UserId;
 use crate::server::AppState;
-use crate::cluster::events::{Event, publish};
 use crate::store::Role;
 use axum::Json;
 use axum::extract::State;

@@ -38,25 +38,34 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     match SharedStorage::open(&config.storage) {
         Ok(storage) => {
-            let servers = store.list_servers().await?;
+            let probe = format!("probes/check-{}", crate::secret::random_hex(8));
             let mut problems = Vec::new();
-            for s in servers.iter().filter(|s| s.alive() && !s.storage_probe.is_empty()) {
-                if let Err(e) = storage.check_probe(s.id, &s.storage_probe).await {
-                    problems.push(e);
-                }
-            }
-            let probe = format!("check-{}", crate::secret::random_hex(8));
-            if let Err(e) = storage.put(&format!("probes/{probe}"), probe.clone().into_bytes()).await {
+            if let Err(e) = storage.put(&probe, b"check".to_vec()).await {
                 problems.push(format!("cannot write: {e}"));
             }
+            if let Err(e) = storage.check_shared(&store).await {
+                problems.push(e);
+            }
             if problems.is_empty() {
-                println!("ok    shared storage {} is writable and shared with the running nodes", storage.description);
+                println!(
+                    "ok    shared storage {} is writable and is the cluster's",
+                    storage.description
+                );
             } else {
                 failures += 1;
-                println!("FAIL  shared storage {}: {}", storage.description, problems.join("; "));
+                println!(
+                    "FAIL  shared storage {}: {}",
+                    storage.description,
+                    problems.join("; ")
+                );
             }
-            for s in servers.iter().filter(|s| s.alive() && s.storage_status != "ok" && !s.storage_status.is_empty()) {
-                println!("warn  node {} reports its storage: {}", s.id, s.storage_status);
+            for s in store.list_servers().await?.iter().filter(|s| s.alive()) {
+                if !s.storage_status.is_empty() && s.storage_status != "ok" {
+                    println!(
+                        "warn  node {} reports its storage: {}",
+                        s.id, s.storage_status
+                    );
+                }
             }
         }
         Err(e) => {

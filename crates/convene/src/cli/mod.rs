@@ -220,4 +220,3 @@ async fn shutdown_signal() {
         _ = term => {},
     }
 }
-

@@ -54,8 +54,18 @@ async fn set_active(store: &Store, id: i64, active: bool) -> anyhow::Result<()> 
     let mut w = write_of(&existing(store, id).await?);
     w.active = active;
     store.update_server(NodeId(id), &w).await?;
-    publish_with(store, &Event::ServerChanged { server: NodeId(id), active }).await?;
-    println!("server {id} {}", if active { "activated" } else { "deactivated" });
+    publish_with(
+        store,
+        &Event::ServerChanged {
+            server: NodeId(id),
+            active,
+        },
+    )
+    .await?;
+    println!(
+        "server {id} {}",
+        if active { "activated" } else { "deactivated" }
+    );
     Ok(())
 }
 
@@ -82,7 +92,11 @@ async fn act(store: &Store, action: ServerAction) -> anyhow::Result<()> {
                     st.rooms,
                     st.participants,
                     s.url,
-                    if s.storage_status.is_empty() { "-" } else { &s.storage_status }
+                    if s.storage_status.is_empty() {
+                        "-"
+                    } else {
+                        &s.storage_status
+                    }
                 );
             }
         }
@@ -132,7 +146,10 @@ async fn act(store: &Store, action: ServerAction) -> anyhow::Result<()> {
             w.comment = comment.unwrap_or(w.comment);
             check(&w)?;
             let s = store.update_server(NodeId(id), &w).await?;
-            println!("updated server {id} ({})", s.map(|s| s.url).unwrap_or_default());
+            println!(
+                "updated server {id} ({})",
+                s.map(|s| s.url).unwrap_or_default()
+            );
         }
         ServerAction::Activate { id } => set_active(store, id, true).await?,
         ServerAction::Deactivate { id } => set_active(store, id, false).await?,
@@ -146,7 +163,14 @@ async fn act(store: &Store, action: ServerAction) -> anyhow::Result<()> {
             existing(store, id).await?;
             let deadline_ms = deadline_seconds as i64 * 1000;
             store.start_drain(NodeId(id), deadline_ms).await?;
-            publish_with(store, &Event::Drain { server: NodeId(id), deadline_ms }).await?;
+            publish_with(
+                store,
+                &Event::Drain {
+                    server: NodeId(id),
+                    deadline_ms,
+                },
+            )
+            .await?;
             println!("server {id} is draining; its participants move within {deadline_seconds} s");
         }
     }

@@ -73,4 +73,3 @@ pub async fn run(config: Config, action: UserAction) -> anyhow::Result<()> {
     store.close().await;
     Ok(())
 }
-

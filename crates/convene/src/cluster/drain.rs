@@ -28,7 +28,10 @@ pub fn start(state: AppState, deadline: Duration) {
                 tracing::warn!(error = %e, room = %id, "cannot release room");
             }
             room.close_all(
-                CloseFrame::new(close::GOING_AWAY, "this server is being drained; entering the room again"),
+                CloseFrame::new(
+                    close::GOING_AWAY,
+                    "this server is being drained; entering the room again",
+                ),
                 LeaveReason::Moved,
             )
             .await;

@@ -143,7 +143,11 @@ fn spawn_pg_listener(state: AppState) {
 async fn apply(state: &AppState, event: Event) {
     tracing::debug!(?event, "event");
     match event {
-        Event::Kick { node, room, connection } if node == state.node.id => {
+        Event::Kick {
+            node,
+            room,
+            connection,
+        } if node == state.node.id => {
             if let Some(live) = state.rooms.get(room) {
                 live.kick(connection.clone()).await;
             }
@@ -168,16 +172,25 @@ async fn apply(state: &AppState, event: Event) {
         }
         Event::UserClosed { user, reason } => {
             for live in state.rooms.all() {
-                live.close_user(user, CloseFrame::new(close::ACCESS_WITHDRAWN, reason.clone()))
-                    .await;
+                live.close_user(
+                    user,
+                    CloseFrame::new(close::ACCESS_WITHDRAWN, reason.clone()),
+                )
+                .await;
             }
         }
         Event::ServerChanged { server, active } if server == state.node.id => {
             tracing::info!(active, "an administrator changed this node's state");
         }
         Event::ServerChanged { .. } => {}
-        Event::Drain { server, deadline_ms } if server == state.node.id => {
-            super::drain::start(state.clone(), Duration::from_millis(deadline_ms.max(0) as u64));
+        Event::Drain {
+            server,
+            deadline_ms,
+        } if server == state.node.id => {
+            super::drain::start(
+                state.clone(),
+                Duration::from_millis(deadline_ms.max(0) as u64),
+            );
         }
         Event::Drain { .. } => {}
     }

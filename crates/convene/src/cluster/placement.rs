@@ -85,7 +85,6 @@ mod tests {
             heartbeat_age_ms: age,
             drain_remaining_ms: None,
             storage_status: String::new(),
-            storage_probe: String::new(),
         }
     }
 

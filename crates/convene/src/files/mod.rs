@@ -94,46 +94,80 @@ impl SharedStorage {
         format!("probes/node-{node}")
     }
 
-    /// Writes this node's probe.
+    /// Writes this node's probe (proves the storage is writable from here).
     pub async fn write_probe(&self, node: NodeId, nonce: &str) -> anyhow::Result<()> {
         self.put(&Self::probe_path(node), nonce.as_bytes().to_vec())
             .await
     }
 
-    /// Reads another node's probe and compares it with what that node recorded.
-    pub async fn check_probe(&self, node: NodeId, expected: &str) -> Result<(), String> {
-        match self.get(&Self::probe_path(node)).await {
+    /// Makes sure the shared storage carries the cluster's storage id: the first node
+    /// writes it and records it in the database; the others only compare.
+    pub async fn claim_cluster_id(&self, store: &crate::store::Store) -> anyhow::Result<()> {
+        if store.setting(STORAGE_ID_KEY).await?.is_none() {
+            let id = crate::secret::random_hex(16);
+            self.put(CLUSTER_ID_PATH, id.clone().into_bytes()).await?;
+            store.setting_or_insert(STORAGE_ID_KEY, &id).await?;
+        }
+        Ok(())
+    }
+
+    /// Does this node see the storage the cluster shares? `Ok` or what is wrong.
+    pub async fn check_shared(&self, store: &crate::store::Store) -> Result<(), String> {
+        let expected = match store.setting(STORAGE_ID_KEY).await {
+            Ok(Some(id)) => id,
+            Ok(None) => return Err("no node has claimed the shared storage yet".into()),
+            Err(e) => return Err(format!("database unavailable: {e}")),
+        };
+        match self.get(CLUSTER_ID_PATH).await {
             Ok(bytes) if bytes == expected.as_bytes() => Ok(()),
             Ok(_) => Err(format!(
-                "the probe of node {node} differs: this node sees another storage"
+                "not the shared storage: {} holds another cluster's id (is the share mounted?)",
+                self.description
             )),
-            Err(e) => Err(format!("cannot read the probe of node {node}: {e}")),
+            Err(_) => Err(format!(
+                "not the shared storage: {} lacks the cluster's id (is the share mounted?)",
+                self.description
+            )),
         }
     }
 }
+
+/// Where the cluster's storage id lives, in the storage and in the settings table.
+const CLUSTER_ID_PATH: &str = "probes/cluster-id";
+const STORAGE_ID_KEY: &str = "storage_id";
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn probes_round_trip_on_a_shared_directory() {
+    async fn the_shared_storage_is_recognised_by_its_cluster_id() {
+        let db_dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db?mode=rwc", db_dir.path().display());
+        let store = crate::store::Store::open(&url).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let a = SharedStorage::open(dir.path().to_str().unwrap()).unwrap();
         let b = SharedStorage::open(&format!("file://{}", dir.path().display())).unwrap();
-        a.write_probe(NodeId(1), "nonce-1").await.unwrap();
-        assert!(b.check_probe(NodeId(1), "nonce-1").await.is_ok());
-        assert!(b.check_probe(NodeId(1), "other").await.is_err());
+        assert!(a.check_shared(&store).await.is_err(), "nothing claimed yet");
+        a.claim_cluster_id(&store).await.unwrap();
+        b.claim_cluster_id(&store).await.unwrap();
+        assert!(a.check_shared(&store).await.is_ok());
+        assert!(b.check_shared(&store).await.is_ok());
+        a.write_probe(NodeId(1), "nonce").await.unwrap();
+        assert_eq!(b.get("probes/node-1").await.unwrap(), b"nonce");
         let elsewhere = tempfile::tempdir().unwrap();
         let c = SharedStorage::open(elsewhere.path().to_str().unwrap()).unwrap();
-        let err = c.check_probe(NodeId(1), "nonce-1").await.unwrap_err();
-        assert!(err.contains("cannot read the probe of node 1"), "{err}");
+        c.claim_cluster_id(&store).await.unwrap();
+        let err = c.check_shared(&store).await.unwrap_err();
+        assert!(err.contains("not the shared storage"), "{err}");
     }
 
     #[test]
     fn s3_urls_are_parsed_without_network() {
-        let s = SharedStorage::open("s3://media/convene?endpoint=http://127.0.0.1:9000&region=eu-west-1")
-            .unwrap();
+        let s = SharedStorage::open(
+            "s3://media/convene?endpoint=http://127.0.0.1:9000&region=eu-west-1",
+        )
+        .unwrap();
         assert_eq!(s.description, "s3://media/convene");
         assert!(SharedStorage::open("s3://?region=x").is_err());
         assert!(SharedStorage::open("s3://b?colour=blue").is_err());

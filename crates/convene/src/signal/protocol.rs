@@ -150,7 +150,9 @@ pub enum ServerMsg<'a> {
         nonce: Option<&'a str>,
     },
     /// This node is being drained: the room moves to another node at the deadline.
-    Draining { deadline_seconds: u64 },
+    Draining {
+        deadline_seconds: u64,
+    },
 }
 
 impl ServerMsg<'_> {

@@ -53,7 +53,11 @@ impl Store {
 
 impl Store {
     /// Rooms assigned to `node` for longer than `min_age_ms`.
-    pub async fn node_room_hosts(&self, node: NodeId, min_age_ms: i64) -> sqlx::Result<Vec<RoomId>> {
+    pub async fn node_room_hosts(
+        &self,
+        node: NodeId,
+        min_age_ms: i64,
+    ) -> sqlx::Result<Vec<RoomId>> {
         sqlx::query(&self.sql(
             "SELECT room_id FROM room_hosts WHERE server_id = $1 AND assigned_at < NOW_MS - $2",
         ))

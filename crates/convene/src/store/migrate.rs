@@ -7,7 +7,11 @@ use sqlx::Row;
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "core", include_str!("../../migrations/0001_core.sql")),
-    (2, "cluster", include_str!("../../migrations/0002_cluster.sql")),
+    (
+        2,
+        "cluster",
+        include_str!("../../migrations/0002_cluster.sql"),
+    ),
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("convene" in ASCII).
@@ -59,11 +63,7 @@ pub(super) async fn apply(store: &Store) -> anyhow::Result<()> {
             .join("\n")
             .replace("$ID_PK", store.dialect.id_pk());
         // One statement at a time: prepared statements work the same on both engines.
-        for statement in sql
-            .split(';')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
+        for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             sqlx::query(statement)
                 .execute(&mut *tx)
                 .await

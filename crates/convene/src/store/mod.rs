@@ -13,6 +13,7 @@ mod migrate;
 mod rooms;
 mod servers;
 mod sessions;
+mod settings;
 mod throttle;
 mod tokens;
 mod users;

@@ -29,7 +29,6 @@ pub struct ServerRow {
     pub drain_remaining_ms: Option<i64>,
     /// `ok`, or what is wrong with the shared storage, as this node last saw it.
     pub storage_status: String,
-    pub storage_probe: String,
 }
 
 impl ServerRow {
@@ -54,7 +53,11 @@ impl ServerRow {
         } else {
             address.to_string()
         };
-        let port = if default { String::new() } else { format!(":{port}") };
+        let port = if default {
+            String::new()
+        } else {
+            format!(":{port}")
+        };
         format!("{protocol}://{host}{port}{base_path}")
     }
 }
@@ -83,13 +86,13 @@ fn from_row(r: &AnyRow) -> sqlx::Result<ServerRow> {
         heartbeat_age_ms: r.try_get("age")?,
         drain_remaining_ms: r.try_get("drain_left")?,
         storage_status: r.try_get("storage_status")?,
-        storage_probe: r.try_get("storage_probe")?,
     })
 }
 
-const SELECT: &str = "SELECT id, name, url, address, http_port, protocol, base_path, weight, comment,
+const SELECT: &str =
+    "SELECT id, name, url, address, http_port, protocol, base_path, weight, comment,
         active, version, NOW_MS - heartbeat_at AS age, draining_until - NOW_MS AS drain_left,
-        storage_status, storage_probe FROM servers";
+        storage_status FROM servers";
 
 /// A server as an administrator describes it (Administration → Servers).
 #[derive(Debug, Clone)]
@@ -254,7 +257,11 @@ impl Store {
     }
 
     /// Replaces a server's administered fields; `Ok(None)` if there is no such server.
-    pub async fn update_server(&self, id: NodeId, w: &ServerWrite) -> sqlx::Result<Option<ServerRow>> {
+    pub async fn update_server(
+        &self,
+        id: NodeId,
+        w: &ServerWrite,
+    ) -> sqlx::Result<Option<ServerRow>> {
         let url = ServerRow::url_from_parts(&w.protocol, &w.address, w.http_port, &w.base_path);
         let res = sqlx::query(
             "UPDATE servers SET name = $2, url = $3, address = $4, http_port = $5, protocol = $6,
@@ -282,27 +289,14 @@ impl Store {
 
     /// Stops giving the server new rooms and sets the drain deadline.
     pub async fn start_drain(&self, id: NodeId, deadline_ms: i64) -> sqlx::Result<bool> {
-        let res = sqlx::query(&self.sql(
-            "UPDATE servers SET active = 0, draining_until = NOW_MS + $2 WHERE id = $1",
-        ))
+        let res = sqlx::query(
+            &self.sql("UPDATE servers SET active = 0, draining_until = NOW_MS + $2 WHERE id = $1"),
+        )
         .bind(id.0)
         .bind(deadline_ms)
         .execute(self.pool())
         .await?;
         Ok(res.rows_affected() > 0)
-    }
-
-    pub async fn set_storage_probe(&self, id: NodeId, probe: &str, status: &str) -> sqlx::Result<()> {
-        sqlx::query(&self.sql(
-            "UPDATE servers SET storage_probe = $2, storage_status = $3, storage_checked_at = NOW_MS
-             WHERE id = $1",
-        ))
-        .bind(id.0)
-        .bind(probe)
-        .bind(status)
-        .execute(self.pool())
-        .await?;
-        Ok(())
     }
 
     pub async fn set_storage_status(&self, id: NodeId, status: &str) -> sqlx::Result<()> {

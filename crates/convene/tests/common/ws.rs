@@ -21,12 +21,16 @@ pub struct Closed {
 
 impl Participant {
     pub async fn connect(url: &str) -> Participant {
-        let (socket, _) = connect_async(url).await.expect("websocket connects");
-        Participant {
+        Self::try_connect(url).await.expect("websocket connects")
+    }
+
+    pub async fn try_connect(url: &str) -> Result<Participant, String> {
+        let (socket, _) = connect_async(url).await.map_err(|e| e.to_string())?;
+        Ok(Participant {
             socket,
             welcome: Value::Null,
             id: String::new(),
-        }
+        })
     }
 
     pub async fn send(&mut self, frame: Value) {
