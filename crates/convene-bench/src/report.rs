@@ -36,6 +36,8 @@ pub struct JoinReport {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ChatReport {
+    /// Each round's messages were sent all at once (else spread over the round).
+    pub burst: bool,
     pub sent: usize,
     /// Copies owed to the other participants of the senders' rooms.
     pub expected_deliveries: usize,
@@ -127,8 +129,12 @@ impl RoomsReport {
         println!("    welcome wait:  {}", j.welcome.line());
         let c = &self.chat;
         println!(
-            "  chat: {} sent, {}/{} delivered to others, {} echoes",
-            c.sent, c.delivered, c.expected_deliveries, c.echoes
+            "  chat ({}): {} sent, {}/{} delivered to others, {} echoes",
+            if c.burst { "bursts" } else { "spread" },
+            c.sent,
+            c.delivered,
+            c.expected_deliveries,
+            c.echoes
         );
         println!("    fan-out: {}", c.fanout.line());
         println!("    echo:    {}", c.echo.line());

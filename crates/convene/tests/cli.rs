@@ -185,3 +185,38 @@ async fn zero_configuration_serve_and_sigterm() {
         .count();
     assert_eq!(all, 1);
 }
+
+fn run(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = convene().current_dir(dir).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn server_commands_manage_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (ok, out, err) = run(d, &["server", "add", "2", "--name", "east", "--address", "10.1.2.3", "--weight", "2"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("http://10.1.2.3:5080"), "{out}");
+    let (ok, _, err) = run(d, &["server", "add", "2", "--address", "x"]);
+    assert!(!ok && err.contains("exists"), "{err}");
+    let (ok, _, err) = run(d, &["server", "add", "3", "--address", "x", "--protocol", "gopher"]);
+    assert!(!ok && err.contains("protocol"), "{err}");
+    let (ok, out, _) = run(d, &["server", "update", "2", "--http-port", "443", "--protocol", "https", "--base-path", "/meet"]);
+    assert!(ok && out.contains("https://10.1.2.3/meet"), "{out}");
+    let (_, out, _) = run(d, &["server", "list"]);
+    let line = out.lines().find(|l| l.contains("east")).unwrap();
+    assert!(line.contains("down"), "added but never started: {line}");
+    assert!(run(d, &["server", "deactivate", "2"]).0);
+    let (_, out, _) = run(d, &["server", "list"]);
+    assert!(out.lines().find(|l| l.contains("east")).unwrap().contains("inactive"));
+    assert!(run(d, &["server", "activate", "2"]).0);
+    let (ok, out, _) = run(d, &["server", "drain", "2", "--deadline-seconds", "5"]);
+    assert!(ok && out.contains("draining"), "{out}");
+    let (ok, _, err) = run(d, &["server", "drain", "7"]);
+    assert!(!ok && err.contains("no server 7"), "{err}");
+}

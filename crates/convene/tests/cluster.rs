@@ -454,18 +454,35 @@ async fn a_killed_node_is_replaced_within_ten_seconds() {
     assert_eq!(dead["status"], "down");
 }
 
-/// A node in another time zone, a node id already in use, and a node that does not
-/// see the shared storage.
+const FAKETIME_LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+
+/// A node in another time zone whose clock is also seven minutes fast, a node id
+/// already in use, and a node that does not see the shared storage.
 #[tokio::test]
-async fn time_zones_node_ids_and_storage_probes() {
-    let Some(mut cluster) = Cluster::start(1).await else {
-        return;
+async fn time_zones_skewed_clocks_node_ids_and_storage() {
+    let faketime = if std::path::Path::new(FAKETIME_LIB).exists() {
+        Ok(())
+    } else {
+        Err("libfaketime not found (apt-get install faketime)".to_string())
     };
-    cluster.add_node(2, &[("TZ", "Pacific/Kiritimati")]).await;
+    if !common::require("faketime", faketime) {
+        return;
+    }
+    let Some(mut cluster) = Cluster::start(1).await else { return };
+    let skewed = [
+        ("TZ", "Pacific/Kiritimati"),
+        ("LD_PRELOAD", FAKETIME_LIB),
+        ("FAKETIME", "+7m"),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+    ];
+    cluster.add_node(2, &skewed).await;
+    // Its heartbeats are judged by the database clock: it is up, not "from the future".
+    let servers = cluster.node(1).admin().await.get("/api/v1/servers").await;
+    assert!(servers.as_array().unwrap().iter().all(|s| s["status"] == "up"), "{servers}");
     let admin = cluster.node(1).admin().await;
     users(&admin, &["quin"]).await;
     let room = admin.create_room("Far away", 10).await;
-    // A session from node 1 works on the node fourteen hours ahead, and tokens it makes too.
+    // A session from node 2 works on node 1 and the reverse; tokens made by either work.
     let quin = signed_in(cluster.node(2).api(), "quin").await;
     assert_eq!(
         quin.on(&cluster.node(1).url).get("/api/v1/me").await["login"],
@@ -543,4 +560,19 @@ async fn time_zones_node_ids_and_storage_probes() {
     assert!(text.contains("FAIL  node id 1 is in use"), "{text}");
     assert!(text.contains("ok    shared storage"), "{text}");
     assert!(text.contains("clock skew"), "{text}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_convene"))
+        .args(["check", "--node-id", "9", "--database-url", &cluster.db_url, "--storage"])
+        .arg(&storage)
+        .envs(skewed)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let skew: i64 = text
+        .split("clock skew against the database: ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!((400_000..440_000).contains(&skew), "seven minutes fast: {skew} ms");
+    assert!(out.status.success(), "a skewed clock is reported, not a failure: {text}");
 }

@@ -405,7 +405,10 @@ async fn chat(participants: &[Participant], load: &LoadArgs) -> ChatReport {
         by_room[p.room].push(i);
     }
     by_room.retain(|members| !members.is_empty());
-    let mut report = ChatReport::default();
+    let mut report = ChatReport {
+        burst: load.chat_burst,
+        ..ChatReport::default()
+    };
     if load.chat_per_room == 0 || by_room.is_empty() {
         return report;
     }
