@@ -154,8 +154,3 @@ export function every(ms, fn) {
     document.removeEventListener('visibilitychange', onVisible);
   };
 }
-
-/** A visually hidden label for screen readers. */
-export function srOnly(text) {
-  return h('span', { class: 'sr-only' }, text);
-}

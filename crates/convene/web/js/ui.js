@@ -106,14 +106,3 @@ export function field(label, control, hint) {
 export function pageHeader(title, ...actions) {
   return h('div', { class: 'page-header' }, h('h1', {}, title), h('div', { class: 'page-actions' }, actions));
 }
-
-/** A table with a caption (sr-only), header row and a tbody to fill. */
-export function table(id, caption, columns) {
-  const tbody = h('tbody');
-  const el = h('div', { class: 'table-wrap' },
-    h('table', { id, class: 'data-table' },
-      h('caption', { class: 'sr-only' }, caption),
-      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.cls || null }, c.label)))),
-      tbody));
-  return { el, tbody };
-}

@@ -24,7 +24,9 @@ export function liveTable(o) {
   const status = h('div', { class: 'list-status', id: `${o.id}-status`, role: 'status' });
   const table = h('table', { id: o.id, class: 'data-table', 'aria-busy': 'true' },
     h('caption', { class: 'sr-only' }, o.caption),
-    h('thead', {}, h('tr', {}, o.columns.map((c) => h('th', { scope: 'col', class: c.cls || null }, c.label)))),
+    h('thead', {}, h('tr', {}, o.columns.map((c) => h('th', {
+      scope: 'col', class: (c.cls || '').split(' ').filter((x) => x && x !== 'mono').join(' ') || null,
+    }, c.label)))),
     tbody);
   const wrap = h('div', { class: 'table-wrap' }, table);
   const el = h('div', { class: 'live-table' }, status, wrap);
