@@ -41,7 +41,8 @@ function sentence(message) {
  * @param {string} method
  * @param {string} path  path below /api/v1, starting with '/'
  * @param {object} [body] JSON body
- * @param {{signal?: AbortSignal, quiet401?: boolean}} [opts]
+ * @param {{signal?: AbortSignal, quiet401?: boolean, withStatus?: boolean}} [opts]
+ * @returns the parsed JSON body (null when empty), or {status, data} with opts.withStatus
  */
 export async function request(method, path, body, opts = {}) {
   const init = {
@@ -84,7 +85,7 @@ export async function request(method, path, body, opts = {}) {
     }
     throw error;
   }
-  return data;
+  return opts.withStatus ? { status: res.status, data } : data;
 }
 
 export const api = {
@@ -114,8 +115,14 @@ export const api = {
   updateUser: (id, patch) => request('PUT', `/users/${encodeURIComponent(id)}`, patch),
   deleteUser: (id) => request('DELETE', `/users/${encodeURIComponent(id)}`),
 
-  // Cluster (admin)
+  // Cluster (reading the server list: any account; the rest: admin)
   servers: (opts) => request('GET', '/servers', undefined, opts),
+  createServer: (server) => request('POST', '/servers', server),
+  updateServer: (id, patch) => request('PUT', `/servers/${encodeURIComponent(id)}`, patch),
+  drainServer: (id, deadlineSeconds) =>
+    request('POST', `/servers/${encodeURIComponent(id)}/drain`, { deadline_seconds: deadlineSeconds }),
   connections: (opts) => request('GET', '/connections', undefined, opts),
-  kickConnection: (id) => request('DELETE', `/connections/${encodeURIComponent(id)}`),
+  /** Resolves to 204 (kicked) or 202 (another node was asked and has not confirmed yet). */
+  kickConnection: async (id) =>
+    (await request('DELETE', `/connections/${encodeURIComponent(id)}`, undefined, { withStatus: true })).status,
 };

@@ -4,8 +4,14 @@
 // the room's state (you, room, participants, chat). Views listen to a RoomSession and render.
 //
 //   RoomConnection — one WebSocket: parses frames, sends requests, reports the close.
-//   RoomSession    — enter → connect → welcome, and automatic re-entry with backoff when
-//                    the node drains (1001) or the connection is lost.
+//   RoomSession    — enter → connect → welcome, and automatic re-entry: at once when the room moved
+//                    to another node (4010), with backoff when the node drains (1001) or the
+//                    connection is lost (1006), for as long as the page is open.
+//
+// A node killed with `kill -9` keeps its rooms for about 5 s, until the cluster notices: meanwhile `enter`
+// may fail or name the dead node. The session never navigates to a node that does not answer (it probes
+// the node's /ws first), and when the node serving this page is the dead one it moves the page to another
+// node of the cluster (known from GET /api/v1/servers) that answers.
 
 /** Close codes of the protocol. */
 export const CloseCode = Object.freeze({
@@ -19,6 +25,7 @@ export const CloseCode = Object.freeze({
   FORBIDDEN: 4003,
   TOO_SLOW: 4008,
   ROOM_FULL: 4009,
+  ROOM_MOVED: 4010, // the room is now hosted by another node: re-enter at once
   BAD_TOKEN: 4401,
 });
 
@@ -31,6 +38,7 @@ export const LEFT_REASONS = Object.freeze({
   shutdown: 'was disconnected (server shutting down)',
   room_deleted: 'left (room deleted)',
   slow: 'was disconnected (connection too slow)',
+  moved: 'moved with the room to another server',
   error: 'was disconnected (error)',
 });
 
@@ -67,6 +75,8 @@ export function describeClose(code, reason) {
       return d('none', 'error', 'This room is no longer available to you', 'The room was deleted, or your access to it was withdrawn.');
     case CloseCode.TOO_SLOW:
       return { retry: 'auto', level: 'warn', title: 'Reconnecting', message: 'Your connection was too slow to keep up with the room. Reconnecting…' };
+    case CloseCode.ROOM_MOVED:
+      return { retry: 'auto', level: 'info', title: 'Moving', message: 'The room is now hosted on another server. Moving there…' };
     case CloseCode.ROOM_FULL:
       return { retry: 'manual', level: 'error', title: 'The room is full', message: 'It has reached its capacity. Try again later.' };
     case CloseCode.BAD_TOKEN:
@@ -149,17 +159,99 @@ export class RoomConnection extends EventTarget {
 }
 
 export const MAX_CHAT_LENGTH = 2000;
-const PING_EVERY_MS = 15000;
-const DEAD_AFTER_MS = 40000;
-const MAX_ATTEMPTS = 40;
+const LIVENESS_TICK_MS = 5000;
+const PING_EVERY_MS = 10000;
+const PONG_TIMEOUT_MS = 12000; // a ping unanswered (and nothing else received) this long: the node is gone
 const MAX_KEPT_MESSAGES = 1000;
 const REDIRECT_WINDOW_MS = 60000;
 const MAX_REDIRECTS = 2;
+const MAX_QUICK_MOVES = 3; // 4010 re-enters at once this many times in a row, then with backoff
+const FAILOVER_AFTER = 2; // consecutive failures to reach this page's node before trying another node
+export const PROBE_TIMEOUT_MS = 4000;
 
-/** Delay before re-entry attempt n (1-based): 0.5 s, 1 s, 2 s … up to 15 s, with ±25 % jitter. */
+/**
+ * Whether a node answers: opens a WebSocket to its /ws without a token. A running node upgrades and
+ * closes with 4401; a dead one fails (1006) or never answers. Resolves true or false, never rejects.
+ */
+export function probeNode(wsUrl, makeSocket = (u) => new WebSocket(u), timeoutMs = PROBE_TIMEOUT_MS) {
+  return new Promise((resolve) => {
+    let ws = null;
+    let done = false;
+    let timer = null;
+    const finish = (alive) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (ws) {
+        ws.onopen = null;
+        ws.onclose = null;
+        ws.onerror = null;
+        ws.onmessage = null;
+        try {
+          if (ws.readyState === 0 || ws.readyState === 1) ws.close(1000);
+        } catch {
+          // closing already
+        }
+      }
+      resolve(alive);
+    };
+    if (!wsUrl) {
+      resolve(false);
+      return;
+    }
+    timer = setTimeout(() => finish(false), timeoutMs);
+    try {
+      ws = makeSocket(wsUrl);
+    } catch {
+      finish(false);
+      return;
+    }
+    ws.onopen = () => finish(true);
+    ws.onclose = (ev) => finish(ev.code !== CloseCode.ABNORMAL && ev.code !== 1015);
+    ws.onerror = () => {}; // a close event follows
+  });
+}
+
+/** A node URL (http or https, host, port, base path) → its WebSocket endpoint: ws or wss, base path + /ws, no query. */
+export function wsEndpoint(httpUrl) {
+  try {
+    const u = new URL(httpUrl);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return null;
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    u.pathname = `${u.pathname.replace(/\/+$/, '')}/ws`;
+    u.search = '';
+    u.hash = '';
+    return u.href;
+  } catch {
+    return null;
+  }
+}
+
+function withFragment(url, fragment) {
+  try {
+    const u = new URL(url);
+    u.hash = fragment;
+    return u.href;
+  } catch {
+    return url;
+  }
+}
+
+function withoutQuery(url) {
+  try {
+    const u = new URL(url);
+    u.search = '';
+    u.hash = '';
+    return u.href;
+  } catch {
+    return null;
+  }
+}
+
+/** Delay before re-entry attempt n (1-based): 0.5 s, 1 s, 2 s … up to 15 s, with ±25 % jitter (at most 15 s). */
 export function backoffDelay(attempt, random = Math.random) {
-  const base = Math.min(15000, 500 * 2 ** Math.max(0, attempt - 1));
-  return Math.round(base * (0.75 + random() * 0.5));
+  const base = Math.min(15000, 500 * 2 ** Math.min(30, Math.max(0, attempt - 1)));
+  return Math.min(15000, Math.round(base * (0.75 + random() * 0.5)));
 }
 
 function sameOrigin(url, origin) {
@@ -178,9 +270,15 @@ function sameOrigin(url, origin) {
  *   welcome, participants, chat [{message}], hand [{participant}], moderator [{participant, by, you}],
  *   mute_requested [{by}], room [{room}], left [{participant, reason}], joined [{participant}],
  *   server_error [{code, message}],
- *   retry [{attempt, delay, message}]   a re-entry is scheduled
+ *   draining [{deadline_seconds, until}]  this node is being drained: at `until` (a Date.now() time) the
+ *                 connection closes with 1001 and the session enters again, landing on another node
+ *   retry [{attempt, delay, message, code}]   a re-entry is scheduled (delay 0: under way now)
+ *   redirecting [{server, failover}]  the page goes to another node (failover: this page's node is gone)
  *   ended [{code, reason, title, message, retry}]  the visit stopped; retry is 'manual' or 'none'
  *   unauthorized  the session cookie is no longer valid
+ *
+ * Re-entry never gives up while the page is open (backoff up to 15 s between tries); it ends only
+ * for closes that say so (kicked, access withdrawn, room full, repeated bad tokens) and for 4xx answers.
  */
 export class RoomSession extends EventTarget {
   /**
@@ -191,6 +289,9 @@ export class RoomSession extends EventTarget {
    * @param {(url: string) => void} [opts.navigate]  goes to another node's room page
    * @param {(url: string) => WebSocket} [opts.makeSocket]
    * @param {Storage|null} [opts.storage]  remembers redirects, to stop a redirect loop
+   * @param {() => Promise<object[]>} [opts.servers]  GET /servers: the other nodes, for failover
+   * @param {(wsUrl: string) => Promise<boolean>} [opts.probe]  whether a node answers (default probeNode)
+   * @param {(attempt: number) => number} [opts.backoff]  delay before re-entry attempt n (default backoffDelay)
    */
   constructor(opts) {
     super();
@@ -200,6 +301,9 @@ export class RoomSession extends EventTarget {
     this.navigate = opts.navigate ?? ((url) => globalThis.location.assign(url));
     this.makeSocket = opts.makeSocket;
     this.storage = opts.storage === undefined ? safeSessionStorage() : opts.storage;
+    this.serversFn = opts.servers ?? null;
+    this.probe = opts.probe ?? ((url) => probeNode(url, this.makeSocket));
+    this.backoff = opts.backoff ?? backoffDelay;
 
     this.state = 'idle';
     this.conn = null;
@@ -211,8 +315,14 @@ export class RoomSession extends EventTarget {
     this.messageIds = new Set();
     this.attempt = 0;
     this.badTokens = 0;
+    this.quickMoves = 0;
+    this.unreachable = 0; // consecutive failures to reach this page's node
+    this.peers = []; // other running nodes [{id, name, url}], from the last GET /servers
+    this.drainingUntil = null;
     this.timer = null;
     this.pingTimer = null;
+    this.pingSentAt = 0;
+    this.gen = 0; // bumped by every enter and by stop(): an older enter still awaiting gives up
     this.stopped = false;
     this.lastCause = null;
     this.onOnline = () => {
@@ -230,6 +340,7 @@ export class RoomSession extends EventTarget {
   /** Leaves the room (close 1000) and stops every timer. */
   stop() {
     this.stopped = true;
+    this.gen += 1;
     globalThis.removeEventListener?.('online', this.onOnline);
     clearTimeout(this.timer);
     this.#stopPing();
@@ -291,27 +402,42 @@ export class RoomSession extends EventTarget {
 
   async #enter() {
     if (this.stopped) return;
+    clearTimeout(this.timer);
+    const gen = ++this.gen;
+    const stale = () => this.stopped || gen !== this.gen;
     this.#setState(this.attempt > 0 ? 'reconnecting' : 'entering');
     let answer;
     try {
       answer = await this.enterFn();
     } catch (err) {
-      if (this.stopped) return;
-      this.#enterFailed(err);
+      if (stale()) return;
+      this.#enterFailed(err, stale);
       return;
     }
-    if (this.stopped) return;
+    if (stale()) return;
+    this.unreachable = 0;
     const url = answer?.server?.url;
-    if (url && !sameOrigin(url, this.origin) && answer.room_url && this.#mayRedirect()) {
-      this.#setState('redirecting');
-      this.#emit('redirecting', { server: answer.server });
-      this.navigate(answer.room_url);
-      return;
+    if (url && !sameOrigin(url, this.origin)) {
+      // The room lives on another node. Until the cluster notices a dead node (about 5 s), `enter` still
+      // names it: going there would leave the browser on an error page, so check that it answers first.
+      const alive = await this.probe(withoutQuery(answer.ws_url) || wsEndpoint(url));
+      if (stale()) return;
+      if (!alive) {
+        this.#scheduleRetry(`${answer.server.name || 'The room’s server'} is not answering. Reconnecting…`, undefined, CloseCode.ABNORMAL);
+        return;
+      }
+      if (answer.room_url && this.#mayRedirect()) {
+        this.#setState('redirecting');
+        this.#emit('redirecting', { server: answer.server, failover: false });
+        // #moved (a fragment survives the node's redirect to /room/{id}) lets the next page say why.
+        this.navigate(this.attempt > 0 ? withFragment(answer.room_url, 'moved') : answer.room_url);
+        return;
+      }
     }
     this.#connect(answer);
   }
 
-  #enterFailed(err) {
+  async #enterFailed(err, stale) {
     const status = err?.status ?? 0;
     const message = err?.message || 'Cannot enter the room.';
     if (status === 401) {
@@ -325,9 +451,48 @@ export class RoomSession extends EventTarget {
       this.#end(0, '', message, 'none', 'You cannot enter this room');
       return;
     }
+    // This page's node does not answer at all (network error, or a proxy in front of it says 502/503/504
+    // without an API error body): after a few tries, move to another node of the cluster that answers.
+    const proxyError = (status === 502 || status === 503 || status === 504) && String(err?.code || '').startsWith('http_');
+    if (status === 0 || proxyError) {
+      this.unreachable += 1;
+      if (this.unreachable >= FAILOVER_AFTER && (await this.#failover(stale))) return;
+      if (stale()) return;
+    } else {
+      this.unreachable = 0;
+    }
     let delay;
-    if (status === 429 && err.retryAfter) delay = err.retryAfter * 1000;
+    if (status === 429 && err.retryAfter) delay = Math.min(err.retryAfter * 1000, 60000);
     this.#scheduleRetry(message, delay);
+  }
+
+  /** Moves the page to another running node, if one answers. True when navigating. */
+  async #failover(stale) {
+    const peers = this.peers.filter((p) => p.url && !sameOrigin(p.url, this.origin));
+    if (peers.length === 0) return false;
+    const answers = await Promise.all(peers.map((p) => this.probe(wsEndpoint(p.url)).then((ok) => (ok ? p : null), () => null)));
+    if (stale()) return true;
+    const target = answers.find(Boolean);
+    if (!target) return false;
+    this.#setState('redirecting');
+    this.#emit('redirecting', { server: target, failover: true });
+    this.navigate(`${target.url.replace(/\/+$/, '')}/room/${encodeURIComponent(this.roomId)}#moved`);
+    return true;
+  }
+
+  /** Remembers the other running nodes of the cluster, for failover. */
+  async #loadPeers() {
+    if (!this.serversFn) return;
+    try {
+      const list = await this.serversFn();
+      if (!Array.isArray(list)) return;
+      this.peers = list
+        .filter((s) => s && !s.this_node && s.status === 'up' && typeof s.url === 'string' && s.url)
+        .map((s) => ({ id: s.id, name: s.name, url: s.url }));
+    } catch (err) {
+      // Not allowed to read the list (403): no failover for this visit; stop asking. Else keep the last list.
+      if (err?.status === 403) this.serversFn = null;
+    }
   }
 
   #connect(answer) {
@@ -356,26 +521,34 @@ export class RoomSession extends EventTarget {
         return;
       }
     }
+    this.drainingUntil = null;
     if (d.retry === 'auto') {
-      // Draining or a lost node: the first re-entry goes quickly.
-      this.#scheduleRetry(d.message, code === CloseCode.GOING_AWAY && this.attempt === 0 ? 200 : undefined, code);
+      let delay;
+      if (code === CloseCode.ROOM_MOVED && this.quickMoves < MAX_QUICK_MOVES) {
+        // The room is hosted elsewhere now: enter again at once (a few times, then with backoff).
+        this.quickMoves += 1;
+        delay = 0;
+      } else if (code === CloseCode.GOING_AWAY && this.attempt === 0) {
+        // Draining or shutting down: the first re-entry goes quickly, spread a little over the room.
+        delay = 150 + Math.round(Math.random() * 300);
+      }
+      this.#scheduleRetry(d.message, delay, code);
     } else {
       this.#end(code, reason, d.message, d.retry, d.title);
     }
   }
 
+  /** Plans the next `enter`; there is no limit on the number of tries while the page is open. */
   #scheduleRetry(message, delay, code = null) {
     this.attempt += 1;
-    if (this.attempt > MAX_ATTEMPTS) {
-      this.#end(code ?? 0, '', message.replace(/ ?(Reconnecting|Trying again)…$/, ''), 'manual', 'Could not reconnect');
-      return;
-    }
-    const wait = delay ?? backoffDelay(this.attempt);
+    const wait = delay ?? this.backoff(this.attempt);
     this.lastCause = message;
     this.#setState('reconnecting');
     this.#emit('retry', { attempt: this.attempt, delay: wait, message, code });
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.#enter(), wait);
+    this.timer = null;
+    if (wait <= 0) this.#enter();
+    else this.timer = setTimeout(() => this.#enter(), wait);
   }
 
   #end(code, reason, message, retry, title) {
@@ -385,21 +558,28 @@ export class RoomSession extends EventTarget {
     this.#emit('ended', { code, reason, message, retry, title });
   }
 
+  // Liveness: a ping every PING_EVERY_MS; when one stays unanswered (and nothing else arrived) for
+  // PONG_TIMEOUT_MS, the node or the network is gone (a dead machine sends no close). Judging by the
+  // unanswered ping, not by the last frame's age, keeps a quiet room in a throttled background tab alive.
   #startPing() {
     this.#stopPing();
+    this.pingSentAt = 0;
     this.pingTimer = setInterval(() => {
       const c = this.conn;
       if (!c) return;
-      if (Date.now() - c.lastFrameAt > DEAD_AFTER_MS) {
-        // Nothing came back for too long: the node or the network is gone.
-        this.conn = null;
-        this.#stopPing();
-        c.close(CloseCode.ABNORMAL, 'timeout');
-        this.#onClose(CloseCode.ABNORMAL, '');
+      const now = Date.now();
+      const waiting = this.pingSentAt > 0 && c.lastFrameAt < this.pingSentAt;
+      if (waiting) {
+        if (now - this.pingSentAt > PONG_TIMEOUT_MS) {
+          this.conn = null;
+          this.#stopPing();
+          c.close(CloseCode.ABNORMAL, 'timeout');
+          this.#onClose(CloseCode.ABNORMAL, '');
+        }
         return;
       }
-      c.ping(String(Date.now()));
-    }, PING_EVERY_MS);
+      if (now - this.pingSentAt >= PING_EVERY_MS && c.ping(String(now))) this.pingSentAt = now;
+    }, LIVENESS_TICK_MS);
   }
 
   #stopPing() {
@@ -448,7 +628,11 @@ export class RoomSession extends EventTarget {
         for (const m of f.history || []) this.#addMessage(m);
         this.attempt = 0;
         this.badTokens = 0;
+        this.quickMoves = 0;
+        this.unreachable = 0;
+        this.drainingUntil = null;
         this.#clearRedirects();
+        this.#loadPeers();
         this.#setState('open');
         this.#startPing();
         this.#emit('welcome', { you: this.you, room: this.room, server: this.server });
@@ -500,6 +684,14 @@ export class RoomSession extends EventTarget {
       case 'error':
         this.#emit('server_error', { code: f.code, message: f.message });
         break;
+      case 'draining': {
+        // This node is being drained. Nothing to do but tell the person: at the deadline the server
+        // closes with 1001 and the session enters again, landing on another node.
+        const seconds = Math.max(0, Math.round(Number(f.deadline_seconds) || 0));
+        this.drainingUntil = Date.now() + seconds * 1000;
+        this.#emit('draining', { deadline_seconds: seconds, until: this.drainingUntil });
+        break;
+      }
       case 'pong':
       default:
         break;

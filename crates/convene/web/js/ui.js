@@ -73,7 +73,7 @@ export function formDialog({ id, title, submitLabel = 'Save', danger = false, bu
     build(body, finish);
     document.body.appendChild(dialog);
     dialog.showModal();
-    const first = body.querySelector('input:not([type=hidden]):not([disabled]), select, textarea');
+    const first = body.querySelector('input:not([type=hidden]):not([disabled]):not([readonly]), select, textarea');
     (first || submit).focus();
   });
 }

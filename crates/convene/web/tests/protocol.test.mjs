@@ -1,6 +1,6 @@
 // Tests of web/js/protocol.js with a fake WebSocket: `node --test crates/convene/web/tests/`.
 // No npm packages; protocol.js has no imports, so it is loaded from a data: URL.
-import { test } from 'node:test';
+import { test, afterEach, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 
@@ -24,6 +24,12 @@ class FakeSocket {
 }
 FakeSocket.all = [];
 
+// Every session a test makes is stopped after it, so that a failed assertion never leaves one retrying.
+const sessions = [];
+afterEach(() => {
+  while (sessions.length) sessions.pop().stop();
+});
+
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 const until = async (cond, ms = 3000) => {
   const end = Date.now() + ms;
@@ -44,25 +50,29 @@ const answer = (n, url = ORIGIN) => ({
   expires_in: 60,
 });
 
+// probe: every node answers unless a test says otherwise (probeNode itself is tested on its own).
 function makeSession(enter, extra = {}) {
   FakeSocket.all = [];
   const events = [];
   const s = new P.RoomSession({
-    roomId: 7, enter, origin: ORIGIN, makeSocket: (u) => new FakeSocket(u), storage: null, ...extra,
+    roomId: 7, enter, origin: ORIGIN, makeSocket: (u) => new FakeSocket(u), storage: null, probe: async () => true, ...extra,
   });
-  for (const t of ['state', 'welcome', 'participants', 'chat', 'retry', 'ended', 'unauthorized', 'server_error', 'mute_requested', 'moderator', 'redirecting']) {
+  sessions.push(s);
+  for (const t of ['state', 'welcome', 'participants', 'chat', 'retry', 'ended', 'unauthorized', 'server_error', 'mute_requested', 'moderator', 'redirecting', 'draining']) {
     s.addEventListener(t, (e) => events.push({ type: t, ...(e.detail || {}) }));
   }
   return { s, events };
 }
 
-function welcome(sock, you, others = [], history = []) {
+function welcome(sock, you, others = [], history = [], server = { id: 1, name: 'node-a' }) {
   sock.open();
   sock.receive({
     type: 'welcome', you, room: { id: 7, name: 'Maths', kind: 'conference', capacity: 10 },
-    participants: [you, ...others], history, server: { id: 1, name: 'node-a' },
+    participants: [you, ...others], history, server,
   });
 }
+
+const fail = (status, message, code = status ? `http_${status}` : 'network') => Object.assign(new Error(message), { status, code });
 
 test('enter, connect, welcome: state, participants and history', async () => {
   let calls = 0;
@@ -213,7 +223,6 @@ test('a room on another node redirects the browser, but never in a loop', async 
 });
 
 test('enter failures: 401 asks to sign in, 403 ends, 503 is retried', async () => {
-  const fail = (status, message) => Object.assign(new Error(message), { status });
   let r = makeSession(async () => { throw fail(401, 'no session'); });
   r.s.start();
   await until(() => r.events.some((e) => e.type === 'unauthorized'));
@@ -226,7 +235,7 @@ test('enter failures: 401 asks to sign in, 403 ends, 503 is retried', async () =
   let calls = 0;
   r = makeSession(async () => {
     calls += 1;
-    if (calls === 1) throw fail(503, 'no server available');
+    if (calls === 1) throw fail(503, 'no server available', 'unavailable');
     return answer(calls);
   });
   r.s.start();
@@ -236,12 +245,14 @@ test('enter failures: 401 asks to sign in, 403 ends, 503 is retried', async () =
 });
 
 test('describeClose covers every close code of the protocol', () => {
-  for (const code of [1000, 1001, 1008, 1009, 4001, 4003, 4008, 4009, 4401, 1006, 1011]) {
+  for (const code of [1000, 1001, 1008, 1009, 4001, 4003, 4008, 4009, 4010, 4401, 1006, 1011]) {
     const d = P.describeClose(code, 'why');
     assert.ok(['auto', 'manual', 'none'].includes(d.retry), `${code}`);
     assert.ok(d.title.length > 5 && d.message.length > 3, `${code}`);
   }
   assert.equal(P.describeClose(1001).retry, 'auto');
+  assert.equal(P.describeClose(4010).retry, 'auto');
+  assert.match(P.describeClose(4010).message, /another server/);
   assert.equal(P.describeClose(4001).retry, 'none');
   assert.equal(P.describeClose(4003).retry, 'none');
   assert.match(P.describeClose(4003).message, /deleted/, 'a default explanation without a reason');
@@ -252,4 +263,282 @@ test('backoff grows and is capped', () => {
   assert.equal(P.backoffDelay(1, mid), 500);
   assert.equal(P.backoffDelay(2, mid), 1000);
   assert.equal(P.backoffDelay(10, mid), 15000);
+  assert.equal(P.backoffDelay(1000, () => 0.999), 15000, 'never more than 15 s, even with jitter');
+  assert.ok(P.backoffDelay(1000, () => 0) >= 11000);
+});
+
+test('4010 (room moved) re-enters at once, without backoff', async () => {
+  let calls = 0;
+  const { s, events } = makeSession(async () => answer(++calls));
+  s.start();
+  await until(() => FakeSocket.all.length === 1);
+  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')));
+  FakeSocket.all[0].serverClose(4010, 'the room is now hosted on another server');
+  assert.equal(calls, 2, 'enter was called again right away, not after a delay');
+  assert.equal(s.state, 'reconnecting');
+  const retry = events.find((e) => e.type === 'retry');
+  assert.equal(retry.code, 4010);
+  assert.equal(retry.delay, 0);
+  await until(() => FakeSocket.all.length === 2);
+  welcome(FakeSocket.all[1], part('ab', user(1, 'ann')), [], [], { id: 2, name: 'node-b' });
+  assert.equal(s.state, 'open');
+  assert.equal(s.server.name, 'node-b');
+  assert.ok(!events.some((e) => e.type === 'ended'));
+});
+
+test('4010 over and over (no welcome between) falls back to backoff', async () => {
+  let calls = 0;
+  const { s, events } = makeSession(async () => answer(++calls));
+  s.start();
+  await until(() => FakeSocket.all.length === 1);
+  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')));
+  for (let i = 0; i < 4; i++) {
+    const sock = FakeSocket.all[FakeSocket.all.length - 1];
+    if (i > 0) sock.open();
+    sock.serverClose(4010, 'moved');
+    if (i < 3) await until(() => FakeSocket.all.length === i + 2);
+  }
+  const delays = events.filter((e) => e.type === 'retry').map((e) => e.delay);
+  assert.deepEqual(delays.slice(0, 3), [0, 0, 0]);
+  assert.ok(delays[3] > 0, 'the fourth move in a row waits');
+  assert.equal(s.state, 'reconnecting');
+});
+
+test('draining: a notice with the deadline, then 1001 moves the session to another node', async () => {
+  let calls = 0;
+  const { s, events } = makeSession(async () => answer(++calls));
+  s.start();
+  await until(() => FakeSocket.all.length === 1);
+  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')));
+  const before = Date.now();
+  FakeSocket.all[0].receive({ type: 'draining', deadline_seconds: 30 });
+  const d = events.find((e) => e.type === 'draining');
+  assert.equal(d.deadline_seconds, 30);
+  assert.ok(d.until >= before + 30000 && d.until <= Date.now() + 30000);
+  assert.equal(s.state, 'open', 'nothing changes before the deadline');
+  assert.equal(calls, 1);
+  // The deadline: the server closes with 1001; the session enters again by itself.
+  FakeSocket.all[0].serverClose(1001, 'server draining');
+  assert.equal(s.state, 'reconnecting');
+  assert.equal(s.drainingUntil, null);
+  await until(() => FakeSocket.all.length === 2, 2000);
+  welcome(FakeSocket.all[1], part('ac', user(1, 'ann')), [], [], { id: 2, name: 'node-b' });
+  assert.equal(s.state, 'open');
+  assert.equal(s.server.id, 2);
+});
+
+test('kill -9 of the node: 1006, enter fails for a while, retries never stop, then it reconnects', async () => {
+  let calls = 0;
+  let down = false;
+  const { s, events } = makeSession(async () => {
+    calls += 1;
+    if (down) throw fail(0, 'Cannot reach the server.');
+    return answer(calls);
+  }, { backoff: () => 1 });
+  s.start();
+  await until(() => FakeSocket.all.length === 1);
+  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')));
+  down = true;
+  FakeSocket.all[0].serverClose(1006);
+  await until(() => calls > 80);
+  assert.equal(s.state, 'reconnecting', 'still trying after 80 failed entries');
+  assert.ok(!events.some((e) => e.type === 'ended'));
+  down = false;
+  await until(() => FakeSocket.all.length === 2);
+  welcome(FakeSocket.all[1], part('ab', user(1, 'ann')));
+  assert.equal(s.state, 'open');
+});
+
+test('enter naming a dead node (the cluster has not noticed yet) is retried, never followed', async () => {
+  let calls = 0;
+  const probed = [];
+  const visits = [];
+  const { s, events } = makeSession(async () => {
+    calls += 1;
+    return calls <= 3 ? answer(calls, 'http://node-dead:5082') : answer(calls);
+  }, {
+    backoff: () => 1,
+    probe: async (url) => { probed.push(url); return !url.includes('node-dead'); },
+    navigate: (u) => visits.push(u),
+  });
+  s.start();
+  await until(() => FakeSocket.all.length === 1);
+  assert.deepEqual(visits, [], 'the browser was not sent to the dead node');
+  assert.equal(probed[0], 'ws://node-dead:5082/ws', 'probed without the entry token');
+  assert.equal(calls, 4);
+  assert.equal(FakeSocket.all[0].url, 'ws://node-a:5080/ws?token=t4');
+  assert.ok(events.some((e) => e.type === 'retry' && /not answering/.test(e.message)));
+  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')));
+  assert.equal(s.state, 'open');
+});
+
+test('the node serving the page dies: the page moves to another node that answers', async () => {
+  let down = false;
+  let calls = 0;
+  const visits = [];
+  const probed = [];
+  const servers = [
+    { id: 1, name: 'node-a', url: ORIGIN, status: 'up', this_node: true },
+    { id: 2, name: 'node-b', url: 'http://node-b:5081', status: 'up', this_node: false },
+    { id: 3, name: 'node-c', url: 'http://node-c:5083', status: 'down', this_node: false },
+    { id: 4, name: 'node-d', url: 'https://node-d/convene', status: 'up', this_node: false },
+  ];
+  const { s, events } = makeSession(async () => {
+    calls += 1;
+    if (down) throw fail(0, 'Cannot reach the server.');
+    return answer(calls);
+  }, {
+    backoff: () => 1,
+    servers: async () => servers,
+    probe: async (url) => { probed.push(url); return url.startsWith('wss://node-d'); },
+    navigate: (u) => visits.push(u),
+  });
+  s.start();
+  await until(() => FakeSocket.all.length === 1);
+  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')));
+  await tick(5); // the server list loads after the welcome
+  assert.deepEqual(s.peers.map((p) => p.id), [2, 4], 'only the other running nodes');
+  down = true;
+  FakeSocket.all[0].serverClose(1006);
+  await until(() => visits.length === 1);
+  assert.deepEqual(visits, ['https://node-d/convene/room/7#moved']);
+  assert.deepEqual(probed.sort(), ['ws://node-b:5081/ws', 'wss://node-d/convene/ws']);
+  assert.equal(s.state, 'redirecting');
+  assert.ok(events.some((e) => e.type === 'redirecting' && e.failover && e.server.id === 4));
+});
+
+test('no other node answers either (the network is down): keep retrying here', async () => {
+  let calls = 0;
+  const visits = [];
+  const { s } = makeSession(async () => {
+    calls += 1;
+    if (calls > 1) throw fail(0, 'Cannot reach the server.');
+    return answer(calls);
+  }, {
+    backoff: () => 1,
+    servers: async () => [{ id: 2, name: 'node-b', url: 'http://node-b:5081', status: 'up', this_node: false }],
+    probe: async () => false,
+    navigate: (u) => visits.push(u),
+  });
+  s.start();
+  await until(() => FakeSocket.all.length === 1);
+  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')));
+  await tick(5);
+  FakeSocket.all[0].serverClose(1006);
+  await until(() => calls > 10);
+  assert.deepEqual(visits, []);
+  assert.equal(s.state, 'reconnecting');
+});
+
+test('an API error from this node (503 unavailable) is no reason to move', async () => {
+  let calls = 0;
+  const visits = [];
+  const { s } = makeSession(async () => {
+    calls += 1;
+    if (calls > 1) throw fail(503, 'no server available', 'unavailable');
+    return answer(calls);
+  }, {
+    backoff: () => 1,
+    servers: async () => [{ id: 2, name: 'node-b', url: 'http://node-b:5081', status: 'up', this_node: false }],
+    navigate: (u) => visits.push(u),
+  });
+  s.start();
+  await until(() => FakeSocket.all.length === 1);
+  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')));
+  await tick(5);
+  FakeSocket.all[0].serverClose(1006);
+  await until(() => calls > 10);
+  assert.deepEqual(visits, []);
+});
+
+test('a silent dead connection (no close, no pong) is noticed by the unanswered ping', async () => {
+  mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_000_000 });
+  try {
+    let calls = 0;
+    const { s } = makeSession(async () => answer(++calls), { backoff: () => 60000 });
+    s.start();
+    await Promise.resolve();
+    await Promise.resolve();
+    const sock = FakeSocket.all[0];
+    welcome(sock, part('aa', user(1, 'ann')));
+    mock.timers.tick(10000);
+    assert.equal(sock.sent.filter((f) => f.type === 'ping').length, 1);
+    sock.receive({ type: 'pong', nonce: 'x' });
+    // A quiet room whose timers were throttled for a minute is not declared dead: the ping was answered.
+    mock.timers.tick(60000);
+    assert.equal(s.state, 'open');
+    // Now the node stops answering: the outstanding ping times out.
+    const pings = sock.sent.filter((f) => f.type === 'ping').length;
+    mock.timers.tick(20000);
+    assert.equal(sock.sent.filter((f) => f.type === 'ping').length, pings, 'no second ping while one is unanswered');
+    assert.equal(s.state, 'reconnecting');
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('probeNode: a node that upgrades (and closes 4401) answers; 1006 or silence does not', async () => {
+  const run = async (behave, timeout = 50) => {
+    let sock;
+    const p = P.probeNode('ws://n:1/ws', (u) => { sock = new FakeSocket(u); return sock; }, timeout);
+    behave(sock);
+    return p;
+  };
+  assert.equal(await run((w) => w.open()), true);
+  assert.equal(await run((w) => w.serverClose(4401, 'no entry token')), true);
+  assert.equal(await run((w) => w.serverClose(1006)), false);
+  assert.equal(await run(() => {}), false, 'no answer within the timeout');
+  assert.equal(await P.probeNode('ws://n:1/ws', () => { throw new Error('bad url'); }), false);
+  assert.equal(await P.probeNode(null, (u) => new FakeSocket(u)), false);
+  // The probe closes its socket once it knows.
+  let sock;
+  await P.probeNode('ws://n:1/ws', (u) => { sock = new FakeSocket(u); queueMicrotask(() => sock.open()); return sock; });
+  assert.equal(sock.closedWith.code, 1000);
+});
+
+test('wsEndpoint turns a node URL into its /ws URL', () => {
+  assert.equal(P.wsEndpoint('http://10.0.0.12:5080'), 'ws://10.0.0.12:5080/ws');
+  assert.equal(P.wsEndpoint('https://n2.meet.example.org/convene/'), 'wss://n2.meet.example.org/convene/ws');
+  assert.equal(P.wsEndpoint('not a url'), null);
+});
+
+test('a re-entry that lands on another node says so in the URL (#moved); a first entry does not', async () => {
+  let calls = 0;
+  const visits = [];
+  const { s } = makeSession(async () => (++calls === 1 ? answer(calls) : answer(calls, 'http://node-b:5081')), {
+    navigate: (u) => visits.push(u),
+  });
+  s.start();
+  await until(() => FakeSocket.all.length === 1);
+  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')));
+  FakeSocket.all[0].serverClose(1001, 'server draining');
+  await until(() => visits.length === 1);
+  assert.deepEqual(visits, ['http://node-b:5081/room/7?token=t2#moved']);
+  assert.equal(s.state, 'redirecting');
+});
+
+test('a server list the account may not read (403) is asked for once, and there is no failover', async () => {
+  let asked = 0;
+  let calls = 0;
+  const visits = [];
+  const { s } = makeSession(async () => {
+    calls += 1;
+    if (calls === 2) throw fail(0, 'Cannot reach the server.');
+    return answer(calls);
+  }, {
+    backoff: () => 1,
+    servers: async () => { asked += 1; throw fail(403, 'administrators only', 'forbidden'); },
+    navigate: (u) => visits.push(u),
+  });
+  s.start();
+  await until(() => FakeSocket.all.length === 1);
+  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')));
+  await tick(5);
+  FakeSocket.all[0].serverClose(1006);
+  await until(() => FakeSocket.all.length === 2);
+  welcome(FakeSocket.all[1], part('ab', user(1, 'ann')));
+  await tick(5);
+  assert.equal(asked, 1);
+  assert.deepEqual(visits, []);
+  assert.equal(s.state, 'open');
 });

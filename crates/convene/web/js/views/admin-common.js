@@ -18,6 +18,9 @@ import { alertBox } from '../ui.js';
  * @param {string} o.emptyText
  * @param {(row: object, q: string) => boolean} [o.matches]  filter; q is lower case
  * @param {(rows: object[]) => void} [o.onData]
+ * @param {(row: object) => string} [o.sig]  what makes a row change (default: all of it); a row whose
+ *        signature is unchanged keeps its element, and o.patch(tr, row) may update its volatile parts
+ * @param {(tr: HTMLTableRowElement, row: object) => void} [o.patch]
  */
 export function liveTable(o) {
   const tbody = h('tbody');
@@ -56,8 +59,9 @@ export function liveTable(o) {
     let prev = null;
     for (const r of shown) {
       const key = String(o.key(r));
-      const sig = JSON.stringify(r);
+      const sig = o.sig ? o.sig(r) : JSON.stringify(r);
       let entry = cache.get(key);
+      if (entry && entry.sig === sig && o.patch) o.patch(entry.tr, r);
       if (!entry || entry.sig !== sig) {
         const tr = buildRow(r);
         if (entry) {
@@ -115,7 +119,7 @@ export function liveTable(o) {
 
   draw();
   const stop = o.refreshMs ? every(o.refreshMs, reload) : (reload(), () => {});
-  return { el, reload, setFilter, rerender, stop, get rows() { return rows; } };
+  return { el, reload, setFilter, rerender, redraw: draw, stop, get rows() { return rows; } };
 }
 
 /** A search box wired to a liveTable's filter. */
@@ -135,8 +139,9 @@ export function smallButton(label, cls, onClick, attrs = {}) {
   return h('button', { type: 'button', class: ['btn', 'btn-small', ...cls.split(' ')], on: { click: onClick }, ...attrs }, label);
 }
 
-/** The status badge of a server. */
+/** The status badge of a server: span.server-status[data-status]. */
 export function statusBadge(status) {
   const labels = { up: 'Up', down: 'Down', inactive: 'Inactive', draining: 'Draining' };
-  return h('span', { class: ['badge', 'status-badge', `status-${status}`], dataset: { status: status || '' } }, labels[status] || status || '—');
+  return h('span', { class: ['badge', 'status-badge', 'server-status', `status-${status}`], dataset: { status: status || '' } },
+    labels[status] || status || '—');
 }

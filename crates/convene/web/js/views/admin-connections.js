@@ -100,13 +100,24 @@ export function renderAdminConnections(container) {
       confirmLabel: 'Kick',
     });
     if (!ok) return;
+    const who = c.user?.login || 'The connection';
     try {
-      await api.kickConnection(c.id);
-      toast(`${c.user?.login || 'The connection'} was disconnected.`, 'success');
+      // Any node kicks a connection of any node: 204 when it is gone, 202 when its node was asked
+      // (through the cluster) but had not confirmed within about 3 seconds.
+      const status = await api.kickConnection(c.id);
+      if (status === 202) {
+        toast(`Kick requested: ${c.server?.name || 'the other server'} has not confirmed yet. `
+          + `${who} should disappear from the list within a few seconds.`, 'info', 9000);
+        setTimeout(() => t.reload(), 2000);
+      } else {
+        toast(`${who} was disconnected.`, 'success');
+      }
     } catch (err) {
-      // A node can only kick its own connections (409 other_node): say where to go.
-      const hint = err.code === 'other_node' && c.server?.name ? ` Open the administration of ${c.server.name} to kick it.` : '';
-      toast(err.message + hint, 'error', 9000);
+      if (err.status === 404) {
+        toast(`${who} had already left.`, 'info');
+      } else {
+        toast(err.message, 'error', 9000);
+      }
     }
     t.reload();
   }

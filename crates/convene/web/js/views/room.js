@@ -19,11 +19,13 @@ export function renderRoom(container, { app, params, query }) {
   const roomId = params[0];
   // The other node signed us in from ?token=; the token is used up, keep it out of history and bookmarks.
   const entryRefused = query.get('entry') === 'refused';
-  if (query.has('token') || query.has('entry')) {
+  // #moved: the previous page was in this room on another node, which was drained or died.
+  const movedHere = location.hash === '#moved';
+  if (query.has('token') || query.has('entry') || movedHere) {
     query.delete('token');
     query.delete('entry');
     const rest = query.toString();
-    history.replaceState(null, '', location.pathname + (rest ? `?${rest}` : '') + location.hash);
+    history.replaceState(null, '', location.pathname + (rest ? `?${rest}` : '') + (movedHere ? '' : location.hash));
   }
   document.title = 'Room · Convene';
 
@@ -93,9 +95,13 @@ export function renderRoom(container, { app, params, query }) {
   const session = new RoomSession({
     roomId,
     enter: () => api.enterRoom(roomId, { quiet401: true }),
+    // The other nodes of the cluster: where to go if the node serving this page dies.
+    servers: () => api.servers({ quiet401: true }),
   });
   let everConnected = false;
+  let lastServerId = null;
   let retryTimer = null;
+  let drainTimer = null;
 
   // Notices: transient ones fade after a while, keyed ones replace each other.
   function notice(message, level = 'info', { key = null, sticky = false, ms = 10000 } = {}) {
@@ -301,14 +307,48 @@ export function renderRoom(container, { app, params, query }) {
   // --- session events -----------------------------------------------------------------------
   const on = (type, fn) => session.addEventListener(type, (ev) => fn(ev.detail || {}));
 
-  on('state', ({ state }) => setState(state));
-  on('welcome', () => {
+  // Draining: a countdown until the server moves us (it closes with 1001 and the session re-enters).
+  function stopDrainNotice() {
+    clearInterval(drainTimer);
+    drainTimer = null;
+    clearNotice('draining');
+  }
+  function showDrainNotice(until) {
+    stopDrainNotice();
+    const el = notice('', 'warn', { key: 'draining', sticky: true });
+    el.setAttribute('role', 'status');
+    const text = el.querySelector('.notice-text');
+    const tick = () => {
+      const s = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+      el.dataset.secondsLeft = String(s);
+      text.textContent = s > 0
+        ? `This server is being drained; you will be moved to another server in ${s} s.`
+        : 'This server is being drained; moving you to another server now…';
+    };
+    tick();
+    drainTimer = setInterval(() => {
+      tick();
+      if (!el.isConnected) stopDrainNotice();
+    }, 1000);
+  }
+
+  on('state', ({ state }) => {
+    setState(state);
+    if (state !== 'open') stopDrainNotice();
+  });
+  on('welcome', ({ server }) => {
     hideEnded();
     clearNotice('connection');
-    if (everConnected) notice('Reconnected to the room.', 'success', { key: 'connection', ms: 4000 });
+    stopDrainNotice();
+    const moved = everConnected && server && lastServerId != null && String(server.id) !== String(lastServerId);
+    if (moved || (!everConnected && movedHere)) {
+      notice(`Reconnected to the room, now on ${(server && server.name) || 'another server'}.`, 'success', { key: 'connection', ms: 6000 });
+    } else if (everConnected) notice('Reconnected to the room.', 'success', { key: 'connection', ms: 4000 });
     everConnected = true;
+    if (server) lastServerId = server.id;
     updateRoomInfo();
   });
+  on('draining', ({ until }) => showDrainNotice(until));
   on('participants', updateParticipants);
   on('history', renderAllMessages);
   on('chat', ({ message }) => appendMessage(message));
@@ -339,8 +379,11 @@ export function renderRoom(container, { app, params, query }) {
     }
   });
   on('server_error', ({ message, code }) => notice(message || `The server refused the request (${code}).`, 'error'));
-  on('redirecting', ({ server }) => {
-    statusText.textContent = `Moving to ${server && server.name ? server.name : 'the room’s server'}…`;
+  on('redirecting', ({ server, failover }) => {
+    const name = server && server.name ? server.name : null;
+    statusText.textContent = failover
+      ? `This server is not answering. Moving to ${name || 'another server'}…`
+      : `Moving to ${name || 'the room’s server'}…`;
   });
   on('retry', ({ attempt, delay, message }) => {
     notice(message, 'warn', { key: 'connection', sticky: true });
@@ -377,6 +420,7 @@ export function renderRoom(container, { app, params, query }) {
 
   return () => {
     clearInterval(retryTimer);
+    clearInterval(drainTimer);
     session.stop();
   };
 }
