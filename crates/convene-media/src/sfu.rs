@@ -408,6 +408,7 @@ impl Sfu {
         };
         let (owner, direction) = (peer.owner.clone(), peer.direction);
         self.remove_peer(key);
+        let mut reoffer = false;
         if let Some(member) = self.members.get_mut(&owner) {
             let room = member.room;
             match direction {
@@ -422,6 +423,8 @@ impl Sfu {
                     let member = self.members.get_mut(&owner).expect("present");
                     member.down = down;
                     member.pending = None;
+                    member.has_channel = false;
+                    reoffer = true;
                     member.tracks_out.retain(|t| {
                         !matches!(t.state, OutState::ToStop(_) | OutState::NegotiatingStop(_))
                     });
@@ -433,9 +436,12 @@ impl Sfu {
             }
         }
         self.push_event(SfuEvent::PeerClosed {
-            participant: owner,
+            participant: owner.clone(),
             direction,
         });
+        if reoffer {
+            self.negotiate(&owner);
+        }
     }
 
     /// Collects the output of every peer touched, until none is left.

@@ -4,6 +4,8 @@
 //! Every setting is listed in `docs/configuration.md`; a bad value stops start-up with
 //! a message naming the setting.
 
+use crate::auth::password::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
+use crate::store::NODE_IDS;
 use anyhow::{Context, bail};
 use clap::Args;
 use serde::Deserialize;
@@ -73,6 +75,21 @@ pub struct Settings {
     /// Seconds an empty room stays live (and assigned to this node) before it is released.
     #[arg(long, env = "CONVENE_ROOM_GRACE")]
     pub room_grace: Option<u64>,
+    /// UDP port of the media service (one port for all peers; 0 picks a free one).
+    #[arg(long, env = "CONVENE_MEDIA_PORT")]
+    pub media_port: Option<u16>,
+    /// IP address advertised to browsers for media (the public side of a 1:1 NAT).
+    #[arg(long, env = "CONVENE_MEDIA_PUBLIC_IP")]
+    pub media_public_ip: Option<String>,
+    /// TURN server URLs given to browsers, comma-separated (e.g. turn:turn.example.org:3478).
+    #[arg(long, env = "CONVENE_TURN_URLS")]
+    pub turn_urls: Option<String>,
+    /// Username for the TURN servers.
+    #[arg(long, env = "CONVENE_TURN_USERNAME")]
+    pub turn_username: Option<String>,
+    /// Credential for the TURN servers (environment or file only).
+    #[arg(skip)]
+    pub turn_credential: Option<String>,
     /// Log format: text or json.
     #[arg(long, env = "CONVENE_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -114,6 +131,11 @@ impl Settings {
             trust_forwarded_for,
             cleanup_interval,
             room_grace,
+            media_port,
+            media_public_ip,
+            turn_urls,
+            turn_username,
+            turn_credential,
             log_format,
             log
         )
@@ -150,6 +172,11 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     pub cleanup_interval: Duration,
     pub room_grace: Duration,
+    pub media_port: u16,
+    /// None: advertise the listen address (or 127.0.0.1 when listening on all addresses).
+    pub media_public_ip: Option<std::net::IpAddr>,
+    /// `iceServers` for browsers.
+    pub ice_servers: serde_json::Value,
     pub log_format: LogFormat,
     pub log: String,
 }
@@ -203,20 +230,30 @@ impl Settings {
             None => None,
         };
         let node_id = self.node_id.unwrap_or(1);
-        if !(1..=1_000_000).contains(&node_id) {
-            bail!("setting `node_id` must be between 1 and 1000000, not {node_id}");
+        if !NODE_IDS.contains(&node_id) {
+            bail!(
+                "setting `node_id` must be between {} and {}, not {node_id}",
+                NODE_IDS.start(),
+                NODE_IDS.end()
+            );
         }
         if let Some(name) = &self.node_name
-            && (name.trim().is_empty() || name.len() > 100)
+            && (name.trim().is_empty() || name.chars().count() > 100)
         {
             bail!("setting `node_name` must be 1 to 100 characters");
         }
-        if let Some(pw) = &self.admin_password
-            && pw.len() < 8
-        {
-            bail!(
-                "setting `admin_password` (CONVENE_ADMIN_PASSWORD) must have at least 8 characters"
-            );
+        if let Some(pw) = &self.admin_password {
+            // The password policy of every account; a longer one could never sign in.
+            if pw.chars().count() < MIN_PASSWORD_LEN {
+                bail!(
+                    "setting `admin_password` (CONVENE_ADMIN_PASSWORD) must have at least {MIN_PASSWORD_LEN} characters"
+                );
+            }
+            if pw.len() > MAX_PASSWORD_LEN {
+                bail!(
+                    "setting `admin_password` (CONVENE_ADMIN_PASSWORD) must have at most {MAX_PASSWORD_LEN} bytes"
+                );
+            }
         }
         let secs = |name: &str, v: Option<u64>, default: u64, min: u64, max: u64| {
             let v = v.unwrap_or(default);
@@ -251,6 +288,10 @@ impl Settings {
             "json" => LogFormat::Json,
             other => bail!("setting `log_format` must be `text` or `json`, not {other:?}"),
         };
+        let log = self.log.unwrap_or_else(|| "info".into());
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log) {
+            bail!("setting `log`: {log:?} is not a log filter ({e})");
+        }
         Ok(Config {
             listen,
             data_dir,
@@ -271,10 +312,53 @@ impl Settings {
             trust_forwarded_for: self.trust_forwarded_for.unwrap_or(false),
             cleanup_interval: secs("cleanup_interval", self.cleanup_interval, 60, 1, 86400)?,
             room_grace: secs("room_grace", self.room_grace, 30, 0, 3600)?,
+            media_port: self.media_port.unwrap_or(5080),
+            media_public_ip: match self.media_public_ip.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(ip) => Some(ip.parse().map_err(|_| {
+                    anyhow::anyhow!("setting `media_public_ip`: {ip:?} is not an IP address")
+                })?),
+            },
+            ice_servers: ice_servers(
+                self.turn_urls.as_deref(),
+                self.turn_username.as_deref(),
+                self.turn_credential.as_deref(),
+            )?,
             log_format,
-            log: self.log.unwrap_or_else(|| "info".into()),
+            log,
         })
     }
+}
+
+/// The TURN servers as WebRTC `iceServers`; each URL must be turn: or turns:.
+fn ice_servers(
+    urls: Option<&str>,
+    username: Option<&str>,
+    credential: Option<&str>,
+) -> anyhow::Result<serde_json::Value> {
+    let urls: Vec<&str> = urls
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
+    if urls.is_empty() {
+        return Ok(serde_json::json!([]));
+    }
+    if let Some(bad) = urls
+        .iter()
+        .find(|u| !(u.starts_with("turn:") || u.starts_with("turns:") || u.starts_with("stun:")))
+    {
+        bail!("setting `turn_urls`: {bad:?} is not a turn:, turns: or stun: URL");
+    }
+    let mut server = serde_json::json!({ "urls": urls });
+    if let (Some(u), Some(c)) = (username, credential) {
+        server["username"] = u.into();
+        server["credential"] = c.into();
+    } else if urls.iter().any(|u| u.starts_with("turn")) {
+        bail!("settings `turn_username` and `turn_credential` are needed with TURN servers");
+    }
+    Ok(serde_json::json!([server]))
 }
 
 fn normalise_database_url(url: &str) -> anyhow::Result<String> {
@@ -371,6 +455,49 @@ mod tests {
             })
             .contains("`ws_timeout`")
         );
+    }
+
+    #[test]
+    fn admin_password_log_filter_and_node_name_limits() {
+        let resolve = |s: Settings| s.resolve().map_err(|e| e.to_string());
+        let pw = |p: &str| Settings {
+            admin_password: Some(p.into()),
+            ..Default::default()
+        };
+        assert!(resolve(pw(&"p".repeat(256))).is_ok());
+        let err = resolve(pw(&"p".repeat(257))).unwrap_err();
+        assert!(
+            err.contains("`admin_password`") && err.contains("256"),
+            "{err}"
+        );
+        assert!(
+            resolve(pw("short"))
+                .unwrap_err()
+                .contains("`admin_password`")
+        );
+        // Eight characters, even when they take more bytes, as for every password.
+        assert!(resolve(pw("ééééééé")).is_err());
+        assert!(resolve(pw("éééééééé")).is_ok());
+
+        let log = |l: &str| Settings {
+            log: Some(l.into()),
+            ..Default::default()
+        };
+        assert!(resolve(log("info,convene=debug")).is_ok());
+        let err = resolve(log("convene=loud")).unwrap_err();
+        assert!(err.contains("`log`"), "{err}");
+
+        let name = |n: String| Settings {
+            node_name: Some(n),
+            ..Default::default()
+        };
+        assert!(resolve(name("é".repeat(100))).is_ok(), "100 characters");
+        assert!(
+            resolve(name("é".repeat(101)))
+                .unwrap_err()
+                .contains("`node_name`")
+        );
+        assert!(resolve(name("  ".into())).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod error;
 pub mod files;
 pub mod ids;
 pub mod maintenance;
+pub mod media;
 pub mod metrics;
 pub mod ops;
 pub mod rooms;

@@ -2,6 +2,7 @@
 //! assigned here that no one entered, checking the shared storage, and purging
 //! expired sessions, tokens, login failures and old events.
 
+use crate::files::Shared;
 use crate::server::AppState;
 use std::time::Duration;
 
@@ -84,8 +85,18 @@ async fn storage_status(state: &AppState) -> String {
     {
         problems.push(format!("cannot write: {e}"));
     }
-    if let Err(e) = state.storage.check_shared(&state.store).await {
-        problems.push(e);
+    match state.storage.check_shared(&state.store).await {
+        Ok(Shared::Verified) => {}
+        // The claim at start failed (and was withdrawn): try again.
+        Ok(Shared::Unclaimed) => match state.storage.claim_cluster_id(&state.store).await {
+            Ok(()) => {
+                if let Err(e) = state.storage.check_shared(&state.store).await {
+                    problems.push(e);
+                }
+            }
+            Err(e) => problems.push(format!("cannot claim the shared storage: {e}")),
+        },
+        Err(e) => problems.push(e),
     }
     if problems.is_empty() {
         "ok".into()

@@ -52,6 +52,8 @@ pub struct Metrics {
     pub login_failures: Counter,
     pub ws_rejected: Counter,
     pub ws_bad_frames: Counter,
+    /// Written by the media task.
+    pub media: std::sync::Arc<crate::media::MediaCounters>,
     /// (method, route, status class) → latency histogram. A lock held for nanoseconds.
     requests: Mutex<std::collections::BTreeMap<(String, String, u16), Histogram>>,
 }
@@ -125,6 +127,26 @@ impl Metrics {
             "convene_ws_bad_frames_total",
             "Malformed WebSocket frames received.",
             self.ws_bad_frames.get(),
+        );
+        use std::sync::atomic::Ordering::Relaxed;
+        let m = &self.media;
+        counter(
+            &mut out,
+            "convene_media_frames_forwarded_total",
+            "Media frames forwarded by the SFU.",
+            m.forwarded_frames.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "convene_media_malformed_total",
+            "Malformed media datagrams or SDP dropped.",
+            m.malformed.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "convene_media_peer_failures_total",
+            "Peer connections removed after a failure.",
+            m.peer_failures.load(Relaxed),
         );
         let map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         let _ = writeln!(

@@ -6,6 +6,7 @@ use crate::cluster::{self, NodeIdentity};
 use crate::config::Config;
 use crate::files::SharedStorage;
 use crate::ids::NodeId;
+use crate::media::MediaHandle;
 use crate::metrics::Metrics;
 use crate::rooms::LiveRooms;
 use crate::store::{Role, Store};
@@ -32,6 +33,10 @@ pub struct Node {
     pub metrics: Metrics,
     pub events: EventBus,
     pub storage: SharedStorage,
+    /// Bounds concurrent password hashing (memory and CPU).
+    pub hashing: tokio::sync::Semaphore,
+    /// The SFU of the rooms this node hosts; None only if it could not start.
+    pub media: Option<MediaHandle>,
     /// Cancelled when the node starts shutting down.
     pub shutdown: CancellationToken,
     /// Room tasks, connections and jobs, awaited at shutdown.
@@ -95,16 +100,23 @@ pub async fn run(
         );
     }
 
+    let shutdown_token = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let metrics = Metrics::default();
+    let media = start_media(&config, local, &metrics, &shutdown_token, &tasks).await?;
+
     let state: AppState = Arc::new(Node {
         config,
         store,
         node,
         rooms: LiveRooms::default(),
-        metrics: Metrics::default(),
+        metrics,
         events: EventBus::default(),
         storage,
-        shutdown: CancellationToken::new(),
-        tasks: TaskTracker::new(),
+        media: Some(media),
+        hashing: auth::password::limiter(),
+        shutdown: shutdown_token,
+        tasks,
     });
     crate::maintenance::check_storage(&state).await;
     cluster::spawn_heartbeat(state.clone());
@@ -149,6 +161,45 @@ pub async fn run(
     Ok(())
 }
 
+/// Binds the media port and starts the SFU task.
+async fn start_media(
+    config: &Config,
+    http: SocketAddr,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+    tasks: &TaskTracker,
+) -> anyhow::Result<MediaHandle> {
+    let bind = SocketAddr::new(http.ip(), config.media_port);
+    let advertised = match config.media_public_ip {
+        Some(ip) => vec![ip],
+        None if !http.ip().is_unspecified() => vec![http.ip()],
+        None => {
+            let mut ips: Vec<std::net::IpAddr> = primary_ip().into_iter().collect();
+            ips.push(std::net::Ipv4Addr::LOCALHOST.into());
+            tracing::info!(?ips, "media_public_ip not set; advertising these addresses");
+            ips
+        }
+    };
+    crate::media::start(
+        bind,
+        advertised,
+        config.ice_servers.clone(),
+        metrics.media.clone(),
+        shutdown.clone(),
+        tasks,
+    )
+    .await
+}
+
+/// The address of the interface holding the default route. Connecting a UDP socket
+/// sends nothing; it only asks the kernel which source address it would use.
+fn primary_ip() -> Option<std::net::IpAddr> {
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    probe.connect("192.0.2.1:9").ok()?;
+    let ip = probe.local_addr().ok()?.ip();
+    (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
+}
+
 fn default_public_url(local: SocketAddr) -> String {
     if local.ip().is_unspecified() || local.ip().is_loopback() {
         format!("http://localhost:{}", local.port())
@@ -171,6 +222,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin", get(shell))
         .route("/admin/{page}", get(shell))
         .merge(web::asset_routes())
+        .method_not_allowed_fallback(api::method_not_allowed)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -206,7 +258,7 @@ async fn bootstrap_admin(store: &Store, config: &Config) -> anyhow::Result<()> {
         Some(pw) => (pw.clone(), false),
         None => (secret::random_password(), true),
     };
-    let hash = auth::password::hash(password.clone()).await?;
+    let hash = auth::password::hash(&auth::password::limiter(), password.clone()).await?;
     if store
         .create_user("admin", &hash, Role::Admin, "Administrator")
         .await?
@@ -219,7 +271,7 @@ async fn bootstrap_admin(store: &Store, config: &Config) -> anyhow::Result<()> {
             );
         } else {
             tracing::info!(
-                "created the account `admin` with the password from CONVENE_ADMIN_PASSWORD"
+                "created the account `admin` with the password from the `admin_password` setting"
             );
         }
     }

@@ -466,6 +466,10 @@ async fn openapi_document_matches_the_router() {
             if !["get", "post", "put", "delete"].contains(&method.as_str()) {
                 continue;
             }
+            // Logging out would end the session every later call uses.
+            if path == "/api/v1/logout" {
+                continue;
+            }
             let concrete = path.replace("{id}", "987654");
             let body = (method != "get" && method != "delete").then(|| json!({}));
             let (status, out) = admin.send(&method.to_uppercase(), &concrete, body).await;
@@ -474,8 +478,13 @@ async fn openapi_document_matches_the_router() {
                 out["error"]["message"], "page not found",
                 "{method} {path} is not routed"
             );
+            assert_ne!(
+                status, 401,
+                "{method} {path}: the session still holds: {out}"
+            );
         }
     }
+    assert!(paths["/api/v1/logout"]["post"].is_object());
     for (path, method) in [
         ("/api/v1/login", "post"),
         ("/api/v1/rooms/{id}/enter", "post"),
@@ -546,4 +555,299 @@ async fn room_page_signs_in_from_an_entry_token() {
             .unwrap()
             .starts_with("text/html")
     );
+}
+
+/// The node list (addresses, versions, storage problems) is for administrators only.
+#[tokio::test]
+async fn servers_are_for_administrators() {
+    let node = TestNode::sqlite().await;
+    let admin = node.admin().await;
+    admin.create_user("ivan", "ivan-password", "user").await;
+    let mut ivan = node.client();
+    ivan.login("ivan", "ivan-password").await;
+    for path in ["/api/v1/servers", "/api/v1/servers/1"] {
+        let (status, body) = ivan.send("GET", path, None).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (403, Some("forbidden")),
+            "{path}"
+        );
+        assert_eq!(admin.send("GET", path, None).await.0, 200, "{path}");
+    }
+    assert_eq!(
+        node.client().send("GET", "/api/v1/servers", None).await.0,
+        401
+    );
+}
+
+/// PUT on a room changes only the fields given, like PUT on users and servers.
+#[tokio::test]
+async fn room_put_is_partial() {
+    let node = TestNode::sqlite().await;
+    let admin = node.admin().await;
+    let jo = admin.create_user("jo", "jo-password", "user").await;
+    let kim = admin.create_user("kim", "kim-password", "user").await;
+    let room = admin
+        .post(
+            "/api/v1/rooms",
+            json!({"name": "Board", "kind": "interview", "capacity": 4, "public": false,
+                   "comment": "quarterly", "members": [jo], "moderators": [kim]}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/rooms/{room}");
+    let (status, r) = admin
+        .send("PUT", &path, Some(json!({"name": " Board 2 "})))
+        .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        (
+            r["name"].as_str(),
+            r["kind"].as_str(),
+            r["capacity"].as_i64(),
+            r["public"].as_bool(),
+            r["comment"].as_str()
+        ),
+        (
+            Some("Board 2"),
+            Some("interview"),
+            Some(4),
+            Some(false),
+            Some("quarterly")
+        )
+    );
+    assert_eq!(
+        (&r["members"], &r["moderators"]),
+        (&json!([jo]), &json!([kim]))
+    );
+    // null keeps the value too; a given list replaces the old one.
+    let (_, r) = admin
+        .send(
+            "PUT",
+            &path,
+            Some(json!({"public": null, "members": [], "capacity": 9})),
+        )
+        .await;
+    assert_eq!(
+        (r["public"].as_bool(), r["capacity"].as_i64(), &r["members"]),
+        (Some(false), Some(9), &json!([]))
+    );
+    assert_eq!(r["moderators"], json!([kim]));
+    assert_eq!(admin.get(&path).await["name"], "Board 2");
+    for bad in [
+        json!({"name": ""}),
+        json!({"capacity": 0}),
+        json!({"kind": "party"}),
+        json!({"members": [424242]}),
+        json!({"colour": "red"}),
+    ] {
+        let (status, body) = admin.send("PUT", &path, Some(bad.clone())).await;
+        assert_eq!(status, 400, "{bad} → {body}");
+    }
+    assert_eq!(
+        admin
+            .send("PUT", "/api/v1/rooms/31337", Some(json!({})))
+            .await
+            .0,
+        404
+    );
+}
+
+/// Activating a draining node again calls off the move: its participants stay.
+#[tokio::test]
+async fn reactivating_a_draining_node_calls_off_the_move() {
+    let node = TestNode::sqlite().await;
+    let admin = node.admin().await;
+    let room = admin.create_room("Steady", 10).await;
+    let mut p = admin.join(room).await;
+    let drained = admin
+        .post("/api/v1/servers/1/drain", json!({"deadline_seconds": 1}))
+        .await;
+    assert_eq!(drained["status"], "draining");
+    assert_eq!(p.expect("draining").await["deadline_seconds"], 1);
+    let (status, s) = admin
+        .send("PUT", "/api/v1/servers/1", Some(json!({"active": true})))
+        .await;
+    assert_eq!((status, s["status"].as_str()), (200, Some("up")), "{s}");
+    assert!(s["drain_remaining_ms"].is_null());
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    // Still connected, well past the deadline.
+    p.send(json!({"type": "chat", "text": "still here"})).await;
+    assert_eq!(p.expect("chat").await["message"]["text"], "still here");
+    assert_eq!(
+        admin
+            .get("/api/v1/connections")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// The drain body is optional: without one the deadline is the default, 30 s.
+#[tokio::test]
+async fn drain_takes_an_empty_body() {
+    let node = TestNode::sqlite().await;
+    let admin = node.admin().await;
+    let sid = admin.sid.clone().unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/servers/1/drain", node.url);
+    let res = http.post(&url).bearer_auth(&sid).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let s: Value = res.json().await.unwrap();
+    let left = s["drain_remaining_ms"].as_i64().unwrap();
+    assert!((25_000..=30_000).contains(&left), "{s}");
+    // `{}` means the same; a body that is not JSON is still refused.
+    let s = admin.post("/api/v1/servers/1/drain", json!({})).await;
+    assert!(s["drain_remaining_ms"].as_i64().unwrap() > 25_000, "{s}");
+    let res = http
+        .post(&url)
+        .bearer_auth(&sid)
+        .header("content-type", "text/plain")
+        .body("deadline_seconds=5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+    let (status, body) = admin
+        .send(
+            "POST",
+            "/api/v1/servers/1/drain",
+            Some(json!({"deadline_seconds": 3601})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("bad_request"))
+    );
+    admin
+        .send("PUT", "/api/v1/servers/1", Some(json!({"active": true})))
+        .await;
+}
+
+/// A browser's session id stays in the HttpOnly cookie; only API logins answer it.
+/// An empty password is no sign-in attempt and is not counted as a failure.
+#[tokio::test]
+async fn web_logins_do_not_answer_the_session_id() {
+    let node = TestNode::sqlite().await;
+    let api = node.client();
+    let res = api
+        .http
+        .post(format!("{}/api/v1/login", node.url))
+        .json(&json!({"login": "admin", "password": ADMIN_PASSWORD, "client": "web"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("HttpOnly")
+    );
+    let body: Value = res.json().await.unwrap();
+    assert!(body.get("sid").is_none(), "{body}");
+    assert_eq!(body["user"]["login"], "admin");
+    let out = node.admin().await;
+    assert!(out.sid.is_some(), "an API login answers the sid");
+
+    for _ in 0..8 {
+        let (status, body) = api
+            .send(
+                "POST",
+                "/api/v1/login",
+                Some(json!({"login": "admin", "password": ""})),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["message"].as_str()),
+            (400, Some("login and password are required"))
+        );
+    }
+    // More empty attempts than `login_throttle_after`, and still no waiting.
+    let (status, body) = api
+        .send(
+            "POST",
+            "/api/v1/login",
+            Some(json!({"login": "admin", "password": ADMIN_PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// A wrong method on an API path is a JSON 405 with `Allow`.
+#[tokio::test]
+async fn wrong_methods_get_json_405() {
+    let node = TestNode::sqlite().await;
+    let res = reqwest::Client::new()
+        .delete(format!("{}/api/v1/me", node.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    assert!(
+        res.headers()["allow"].to_str().unwrap().contains("GET"),
+        "{:?}",
+        res.headers()
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+    assert!(body["error"]["message"].is_string());
+}
+
+/// Two changes at the same moment that each leave the other administrator: one passes,
+/// the other is refused, and an enabled administrator stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_changes_keep_an_administrator() {
+    let node = TestNode::sqlite().await;
+    let admin = node.admin().await;
+    let first = admin.get("/api/v1/me").await["id"].as_i64().unwrap();
+    let second = admin
+        .create_user("second", "second-password", "admin")
+        .await;
+    admin
+        .create_user("robot", "robot-password", "webservice")
+        .await;
+    let mut robot = node.client();
+    robot.login("robot", "robot-password").await;
+    let enabled_admins = |users: Value| {
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| u["role"] == "admin" && u["enabled"] == true)
+            .count()
+    };
+    for round in 0..5 {
+        let (first_path, second_path) = (
+            format!("/api/v1/users/{first}"),
+            format!("/api/v1/users/{second}"),
+        );
+        let (disable, demote) = tokio::join!(
+            robot.send("PUT", &first_path, Some(json!({"enabled": false}))),
+            robot.send("PUT", &second_path, Some(json!({"role": "user"}))),
+        );
+        let mut statuses = [disable.0, demote.0];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [200, 409],
+            "round {round}: {disable:?} {demote:?}"
+        );
+        assert_eq!(enabled_admins(robot.get("/api/v1/users").await), 1);
+        // Both administrators again for the next round.
+        for id in [first, second] {
+            let (status, _) = robot
+                .send(
+                    "PUT",
+                    &format!("/api/v1/users/{id}"),
+                    Some(json!({"role": "admin", "enabled": true})),
+                )
+                .await;
+            assert_eq!(status, 200);
+        }
+        assert_eq!(enabled_admins(robot.get("/api/v1/users").await), 2);
+    }
 }

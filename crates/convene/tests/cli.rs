@@ -94,10 +94,79 @@ fn user_commands_share_the_database() {
     assert!(ok && out.contains("teacher") && out.contains("admin"));
     let (ok, out, _) = user_cmd(dir.path(), &["passwd", "teacher"], "changed-password\n");
     assert!(ok && out.contains("changed"));
-    let (ok, _, _) = user_cmd(dir.path(), &["delete", "teacher"], "");
-    assert!(ok);
+    // The same rules as the API: the display name, and the last administrator stays.
+    let (ok, _, err) = user_cmd(
+        dir.path(),
+        &["add", "pupil", "--display-name", "two\nlines"],
+        "pupil-password\n",
+    );
+    assert!(!ok && err.contains("display_name"), "{err}");
+    let (ok, _, err) = user_cmd(dir.path(), &["delete", "teacher"], "");
+    assert!(!ok && err.contains("last enabled administrator"), "{err}");
+    let (ok, _, err) = user_cmd(
+        dir.path(),
+        &[
+            "add",
+            "head",
+            "--role",
+            "admin",
+            "--display-name",
+            "  Head  ",
+        ],
+        "head-password\n",
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = user_cmd(dir.path(), &["delete", "teacher"], "");
+    assert!(ok, "{err}");
     let (_, out, _) = user_cmd(dir.path(), &["list"], "");
     assert!(!out.contains("teacher"));
+    assert!(
+        out.lines()
+            .any(|l| l.contains("head") && l.ends_with(" Head")),
+        "{out}"
+    );
+}
+
+/// Every command checks every setting (a command that runs, `user list` here, stops at
+/// once instead of running with a silently replaced value).
+#[test]
+fn settings_log_and_admin_password_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = convene()
+        .current_dir(dir.path())
+        .args(["user", "--log", "convene=loud", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`log`"));
+    let out = convene()
+        .current_dir(dir.path())
+        .env("CONVENE_ADMIN_PASSWORD", "p".repeat(257))
+        .args(["user", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`admin_password`") && err.contains("256"),
+        "{err}"
+    );
+}
+
+/// `check` on a database no node has used: every check passes, the storage is not
+/// claimed yet, and no test file is left behind.
+#[test]
+fn check_on_a_new_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = run(dir.path(), &["check"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("not yet claimed"), "{out}");
+    assert!(!out.contains("FAIL"), "{out}");
+    let probes = dir.path().join("data/files/probes");
+    let left: Vec<_> = std::fs::read_dir(&probes)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 /// `serve` with nothing but a port: SQLite under ./data, a generated admin password
@@ -109,6 +178,8 @@ async fn zero_configuration_serve_and_sigterm() {
     let mut child = convene()
         .current_dir(dir.path())
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        // The one setting a test must give: no fixed UDP port on a shared machine.
+        .env("CONVENE_MEDIA_PORT", "0")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -199,24 +270,109 @@ fn run(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
 fn server_commands_manage_the_registry() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (ok, out, err) = run(d, &["server", "add", "2", "--name", "east", "--address", "10.1.2.3", "--weight", "2"]);
+    let (ok, out, err) = run(
+        d,
+        &[
+            "server",
+            "add",
+            "2",
+            "--name",
+            "east",
+            "--address",
+            "10.1.2.3",
+            "--weight",
+            "2",
+        ],
+    );
     assert!(ok, "{err}");
     assert!(out.contains("http://10.1.2.3:5080"), "{out}");
     let (ok, _, err) = run(d, &["server", "add", "2", "--address", "x"]);
     assert!(!ok && err.contains("exists"), "{err}");
-    let (ok, _, err) = run(d, &["server", "add", "3", "--address", "x", "--protocol", "gopher"]);
+    let (ok, _, err) = run(
+        d,
+        &[
+            "server",
+            "add",
+            "3",
+            "--address",
+            "x",
+            "--protocol",
+            "gopher",
+        ],
+    );
     assert!(!ok && err.contains("protocol"), "{err}");
-    let (ok, out, _) = run(d, &["server", "update", "2", "--http-port", "443", "--protocol", "https", "--base-path", "/meet"]);
+    // The API's rules: address, base path, id range; the base path is normalised.
+    let (ok, _, err) = run(
+        d,
+        &[
+            "server",
+            "add",
+            "3",
+            "--address",
+            "a b",
+            "--base-path",
+            "x y",
+        ],
+    );
+    assert!(!ok && err.contains("address"), "{err}");
+    let (ok, _, err) = run(
+        d,
+        &["server", "add", "3", "--address", "x", "--base-path", "x y"],
+    );
+    assert!(!ok && err.contains("base_path"), "{err}");
+    for id in ["0", "1000001"] {
+        let (ok, _, err) = run(d, &["server", "add", id, "--address", "x"]);
+        assert!(!ok && err.contains("between 1 and 1000000"), "{id}: {err}");
+    }
+    let (ok, out, err) = run(
+        d,
+        &[
+            "server",
+            "add",
+            "3",
+            "--address",
+            " x ",
+            "--base-path",
+            "meet/",
+        ],
+    );
+    assert!(ok && out.contains("http://x:5080/meet"), "{out}{err}");
+    let (ok, _, err) = run(d, &["server", "update", "3", "--address", "a b"]);
+    assert!(!ok && err.contains("address"), "{err}");
+    let (ok, out, _) = run(
+        d,
+        &[
+            "server",
+            "update",
+            "2",
+            "--http-port",
+            "443",
+            "--protocol",
+            "https",
+            "--base-path",
+            "/meet",
+        ],
+    );
     assert!(ok && out.contains("https://10.1.2.3/meet"), "{out}");
     let (_, out, _) = run(d, &["server", "list"]);
     let line = out.lines().find(|l| l.contains("east")).unwrap();
     assert!(line.contains("down"), "added but never started: {line}");
     assert!(run(d, &["server", "deactivate", "2"]).0);
     let (_, out, _) = run(d, &["server", "list"]);
-    assert!(out.lines().find(|l| l.contains("east")).unwrap().contains("inactive"));
+    assert!(
+        out.lines()
+            .find(|l| l.contains("east"))
+            .unwrap()
+            .contains("inactive")
+    );
     assert!(run(d, &["server", "activate", "2"]).0);
     let (ok, out, _) = run(d, &["server", "drain", "2", "--deadline-seconds", "5"]);
     assert!(ok && out.contains("draining"), "{out}");
+    let (ok, out, _) = run(d, &["server", "drain", "3"]);
+    assert!(
+        ok && out.contains("within 30 s"),
+        "the API's default: {out}"
+    );
     let (ok, _, err) = run(d, &["server", "drain", "7"]);
     assert!(!ok && err.contains("no server 7"), "{err}");
 }

@@ -468,7 +468,9 @@ async fn time_zones_skewed_clocks_node_ids_and_storage() {
     if !common::require("faketime", faketime) {
         return;
     }
-    let Some(mut cluster) = Cluster::start(1).await else { return };
+    let Some(mut cluster) = Cluster::start(1).await else {
+        return;
+    };
     let skewed = [
         ("TZ", "Pacific/Kiritimati"),
         ("LD_PRELOAD", FAKETIME_LIB),
@@ -478,7 +480,14 @@ async fn time_zones_skewed_clocks_node_ids_and_storage() {
     cluster.add_node(2, &skewed).await;
     // Its heartbeats are judged by the database clock: it is up, not "from the future".
     let servers = cluster.node(1).admin().await.get("/api/v1/servers").await;
-    assert!(servers.as_array().unwrap().iter().all(|s| s["status"] == "up"), "{servers}");
+    assert!(
+        servers
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "up"),
+        "{servers}"
+    );
     let admin = cluster.node(1).admin().await;
     users(&admin, &["quin"]).await;
     let room = admin.create_room("Far away", 10).await;
@@ -561,7 +570,14 @@ async fn time_zones_skewed_clocks_node_ids_and_storage() {
     assert!(text.contains("ok    shared storage"), "{text}");
     assert!(text.contains("clock skew"), "{text}");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_convene"))
-        .args(["check", "--node-id", "9", "--database-url", &cluster.db_url, "--storage"])
+        .args([
+            "check",
+            "--node-id",
+            "9",
+            "--database-url",
+            &cluster.db_url,
+            "--storage",
+        ])
         .arg(&storage)
         .envs(skewed)
         .output()
@@ -573,6 +589,12 @@ async fn time_zones_skewed_clocks_node_ids_and_storage() {
         .and_then(|t| t.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{text}"));
-    assert!((400_000..440_000).contains(&skew), "seven minutes fast: {skew} ms");
-    assert!(out.status.success(), "a skewed clock is reported, not a failure: {text}");
+    assert!(
+        (400_000..440_000).contains(&skew),
+        "seven minutes fast: {skew} ms"
+    );
+    assert!(
+        out.status.success(),
+        "a skewed clock is reported, not a failure: {text}"
+    );
 }

@@ -5,7 +5,7 @@ mod common;
 
 use convene::cluster::placement::host_for_room;
 use convene::ids::{ConnectionId, NodeId, RoomId, UserId};
-use convene::store::{NewConnection, Role, RoomKind, RoomWrite, Store};
+use convene::store::{AccountError, NewConnection, Role, RoomKind, RoomWrite, Store};
 
 fn room(name: &str, capacity: i64, public: bool, members: Vec<UserId>) -> RoomWrite {
     RoomWrite {
@@ -54,19 +54,17 @@ async fn suite(store: Store) {
             Some("h9"),
         )
         .await
-        .unwrap()
         .unwrap();
     assert_eq!(
         (u.role, u.display_name.as_str(), u.enabled),
         (Role::Webservice, "A.", false)
     );
-    assert!(
+    assert!(matches!(
         store
             .update_user(UserId(9999), None, None, None, None)
-            .await
-            .unwrap()
-            .is_none()
-    );
+            .await,
+        Err(AccountError::NotFound)
+    ));
     store
         .update_user(alice.id, Some(Role::User), None, Some(true), None)
         .await
@@ -108,6 +106,20 @@ async fn suite(store: Store) {
         .await
         .unwrap();
     assert_eq!(store.list_rooms().await.unwrap().len(), 2);
+    // Members and moderators come sorted, from one room and from the list alike.
+    let duo = store
+        .create_room(&room("Duo", 5, false, vec![bob.id, alice.id]))
+        .await
+        .unwrap();
+    assert_eq!(duo.members, vec![alice.id, bob.id]);
+    let listed = store.list_rooms().await.unwrap();
+    let listed = listed.iter().find(|r| r.id == duo.id).unwrap();
+    assert_eq!(
+        listed.members,
+        vec![alice.id, bob.id],
+        "list_rooms sorts too"
+    );
+    assert!(store.delete_room(duo.id).await.unwrap());
 
     // Nodes, entry tokens: single use, bound to a node, expiring.
     let n1 = NodeId(1);
@@ -258,8 +270,89 @@ async fn suite(store: Store) {
     // Deleting a room or user takes its dependants with it.
     assert!(store.delete_room(art.id).await.unwrap());
     assert!(store.recent_chat(art.id, 10).await.unwrap().is_empty());
-    assert!(store.delete_user(alice.id).await.unwrap());
-    assert!(!store.delete_user(alice.id).await.unwrap());
+    store.delete_user(alice.id).await.unwrap();
+    assert!(matches!(
+        store.delete_user(alice.id).await,
+        Err(AccountError::NotFound)
+    ));
+
+    last_admin_stays(&store, bob.id).await;
+}
+
+/// The only enabled administrator cannot be demoted, disabled or deleted, not even by
+/// two concurrent changes that each leave the other admin (the check is in the statement).
+async fn last_admin_stays(store: &Store, only_admin: UserId) {
+    assert!(store.is_last_enabled_admin(only_admin).await.unwrap());
+    for change in [(Some(Role::User), None), (None, Some(false))] {
+        assert!(matches!(
+            store
+                .update_user(only_admin, change.0, Some("renamed"), change.1, None)
+                .await,
+            Err(AccountError::LastAdmin)
+        ));
+    }
+    assert!(matches!(
+        store.delete_user(only_admin).await,
+        Err(AccountError::LastAdmin)
+    ));
+    let bob = store.user(only_admin).await.unwrap().unwrap();
+    assert_eq!(
+        (bob.role, bob.enabled, bob.display_name.as_str()),
+        (Role::Admin, true, "Bob"),
+        "a refused change changes nothing"
+    );
+    // Unchanged role and state, or another field: allowed.
+    store
+        .update_user(only_admin, Some(Role::Admin), Some("Bob"), Some(true), None)
+        .await
+        .unwrap();
+
+    let mut keep = only_admin;
+    for round in 0..10 {
+        let other = store
+            .create_user(&format!("admin{round}"), "h", Role::Admin, "")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        assert!(!store.is_last_enabled_admin(keep).await.unwrap());
+        let (s1, s2) = (store.clone(), store.clone());
+        let demote = tokio::spawn(async move {
+            s1.update_user(keep, Some(Role::User), None, None, None)
+                .await
+                .is_ok()
+        });
+        let disable = tokio::spawn(async move {
+            if round % 2 == 0 {
+                s2.update_user(other, None, None, Some(false), None)
+                    .await
+                    .is_ok()
+            } else {
+                s2.delete_user(other).await.is_ok()
+            }
+        });
+        let (a, b) = (demote.await.unwrap(), disable.await.unwrap());
+        assert!(
+            a ^ b,
+            "round {round}: exactly one of the two changes passes ({a}, {b})"
+        );
+        let admins: Vec<_> = store
+            .list_users()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.role == Role::Admin && u.enabled)
+            .collect();
+        assert_eq!(admins.len(), 1, "round {round}");
+        // Remove whichever account lost, so the next round starts with one admin again.
+        let (survivor, loser) = if a { (other, keep) } else { (keep, other) };
+        assert_eq!(admins[0].id, survivor);
+        if store.user(loser).await.unwrap().is_some() {
+            store.delete_user(loser).await.unwrap();
+        }
+        keep = survivor;
+    }
+    assert!(store.is_last_enabled_admin(keep).await.unwrap());
 }
 
 #[tokio::test]
@@ -283,4 +376,21 @@ async fn store_on_postgres() {
     suite(store).await;
     let again = Store::open(&url).await.unwrap();
     assert_eq!(again.count_users().await.unwrap(), 1);
+}
+
+/// A room deleted between its creation and the read that follows is an error for the
+/// caller, not a panic of the server (a trigger plays the concurrent delete).
+#[tokio::test]
+async fn a_room_gone_right_after_its_creation_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+    let store = Store::open(&url).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER vanish AFTER INSERT ON rooms BEGIN DELETE FROM rooms WHERE id = NEW.id; END",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let created = store.create_room(&room("Ghost", 5, true, vec![])).await;
+    assert!(created.is_err(), "{created:?}");
 }

@@ -115,7 +115,8 @@ pub async fn run(cmd: ServeCmd) -> anyhow::Result<()> {
         None => free_port()?,
     };
     let result = measure(&cmd, &bin, &data_dir, port).await;
-    if created_dir && !cmd.keep_data {
+    // Keep the data (and the node's log) of a failed run, to look into it.
+    if created_dir && !cmd.keep_data && result.is_ok() {
         let _ = std::fs::remove_dir_all(&data_dir);
     } else {
         eprintln!("data and log kept in {}", data_dir.display());

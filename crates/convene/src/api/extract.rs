@@ -1,10 +1,12 @@
 //! Extractors whose rejections are the API's JSON errors instead of axum's plain text.
 
 use crate::error::ApiError;
-use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 
 /// A JSON body; a malformed one is a 400, a wrong content type a 415, too large a 413.
@@ -21,23 +23,109 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// An optional JSON body: an empty body (with or without a content type) is
+/// `T::default()`; anything else is read like [`JsonBody`].
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json = is_json(req.headers());
+        let bytes = Bytes::from_request(req, state).await.map_err(bytes_error)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(T::default()));
+        }
+        if !json {
+            return Err(unsupported_media_type());
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
+            Ok(axum::Json(v)) => Ok(OptionalJsonBody(v)),
+            Err(rejection) => Err(json_error(rejection)),
+        }
+    }
+}
+
+/// `application/json` or `application/…+json`, as axum's `Json` accepts.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "send JSON with Content-Type: application/json",
+    )
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        "the request body is too large",
+    )
+}
+
+fn bytes_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large()
+    } else {
+        ApiError::bad_request(rejection.body_text())
+    }
+}
+
 fn json_error(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send JSON with Content-Type: application/json",
-        ),
-        JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                "the request body is too large",
-            )
-        }
+        JsonRejection::MissingJsonContentType(_) => unsupported_media_type(),
+        JsonRejection::BytesRejection(b) => bytes_error(b),
         JsonRejection::JsonDataError(e) => ApiError::bad_request(e.body_text()),
         JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(e.body_text()),
         other => ApiError::bad_request(other.body_text()),
+    }
+}
+
+/// A WebSocket upgrade whose rejection (a request that is not a WebSocket handshake)
+/// is the API's JSON error with axum's status (400, 405 or 426) instead of plain text.
+/// For `signal::ws_handler`, in place of `WebSocketUpgrade`.
+pub struct WsUpgrade(pub WebSocketUpgrade);
+
+impl<S: Send + Sync> FromRequestParts<S> for WsUpgrade {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        WebSocketUpgrade::from_request_parts(parts, state)
+            .await
+            .map(WsUpgrade)
+            .map_err(|rejection| {
+                let status = rejection.status();
+                let code = match status {
+                    StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+                    StatusCode::UPGRADE_REQUIRED => "upgrade_required",
+                    _ => "bad_request",
+                };
+                ApiError::new(
+                    status,
+                    code,
+                    format!(
+                        "this address takes a WebSocket handshake: {}",
+                        rejection.body_text()
+                    ),
+                )
+            })
     }
 }
 
@@ -56,5 +144,89 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
             .filter(|id| *id > 0)
             .map(Id)
             .ok_or_else(|| ApiError::not_found("resource"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::{get, post};
+    use tower::ServiceExt;
+
+    async fn call(app: Router, req: axum::http::Request<Body>) -> (StatusCode, serde_json::Value) {
+        let res = app.oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    #[tokio::test]
+    async fn a_plain_request_to_a_websocket_route_gets_a_json_error() {
+        let app = Router::new().route("/ws", get(|_: WsUpgrade| async { "upgraded" }));
+        let req = axum::http::Request::get("/ws").body(Body::empty()).unwrap();
+        let (status, body) = call(app, req).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "bad_request");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("WebSocket"),
+            "{body}"
+        );
+    }
+
+    #[derive(serde::Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Opts {
+        #[serde(default)]
+        n: u64,
+    }
+
+    #[tokio::test]
+    async fn optional_json_bodies() {
+        let app = Router::new().route(
+            "/x",
+            post(|OptionalJsonBody(o): OptionalJsonBody<Opts>| async move { o.n.to_string() }),
+        );
+        let send = |body: &'static str, ctype: Option<&'static str>| {
+            let mut req = axum::http::Request::post("/x");
+            if let Some(c) = ctype {
+                req = req.header("content-type", c);
+            }
+            app.clone().oneshot(req.body(Body::from(body)).unwrap())
+        };
+        let text = |res: axum::response::Response| async {
+            let status = res.status();
+            let b = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
+            (status, String::from_utf8(b.to_vec()).unwrap())
+        };
+        assert_eq!(
+            text(send("", None).await.unwrap()).await,
+            (StatusCode::OK, "0".into())
+        );
+        assert_eq!(
+            text(send(" ", Some("application/json")).await.unwrap()).await,
+            (StatusCode::OK, "0".into())
+        );
+        assert_eq!(
+            text(
+                send(r#"{"n": 7}"#, Some("application/json; charset=utf-8"))
+                    .await
+                    .unwrap()
+            )
+            .await,
+            (StatusCode::OK, "7".into())
+        );
+        let (status, _) = text(send(r#"{"n": 7}"#, Some("text/plain")).await.unwrap()).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let (status, _) = text(send(r#"{"m": 7}"#, Some("application/json")).await.unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = text(send("{", Some("application/json")).await.unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
     }
 }

@@ -9,19 +9,15 @@ mod servers;
 mod session;
 mod users;
 
-pub use extract::{Id, JsonBody};
+pub use extract::{Id, JsonBody, OptionalJsonBody, WsUpgrade};
 
-/// The login rule of the API, for the command line.
-pub fn check_login_cli(login: &str) -> anyhow::Result<()> {
-    users::check_login(login).map_err(|e| anyhow::anyhow!(e.message))
-}
-
+use crate::error::ApiError;
 use crate::server::AppState;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -56,6 +52,17 @@ pub fn routes() -> Router<AppState> {
             axum::routing::delete(connections::kick),
         )
         .route("/room/{id}", get(rooms::room_page))
+        // Applies to the routes above only; the node's router adds it for its own routes.
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// A wrong method on a known path: 405 with the JSON error (axum adds `Allow`).
+pub async fn method_not_allowed() -> impl IntoResponse {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this method is not allowed here; the Allow header lists those that are",
+    )
 }
 
 /// The client's address: the socket peer, or the first X-Forwarded-For hop when the

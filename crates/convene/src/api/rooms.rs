@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 const MAX_CAPACITY: i64 = 10_000;
 
+/// `POST` body: omitted fields take their defaults.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoomBody {
@@ -35,6 +36,26 @@ pub struct RoomBody {
     members: Vec<i64>,
 }
 
+/// `PUT` body: a partial update, omitted (or `null`) fields keep their value.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomPatch {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    capacity: Option<i64>,
+    #[serde(default)]
+    public: Option<bool>,
+    #[serde(default)]
+    comment: Option<String>,
+    #[serde(default)]
+    moderators: Option<Vec<i64>>,
+    #[serde(default)]
+    members: Option<Vec<i64>>,
+}
+
 fn default_kind() -> String {
     "conference".into()
 }
@@ -43,6 +64,22 @@ fn default_capacity() -> i64 {
 }
 fn default_public() -> bool {
     true
+}
+
+impl RoomPatch {
+    /// The room's current definition with the given fields replaced.
+    fn over(self, room: &RoomRow) -> RoomBody {
+        let ids = |v: &[UserId]| v.iter().map(|u| u.0).collect::<Vec<_>>();
+        RoomBody {
+            name: self.name.unwrap_or_else(|| room.name.clone()),
+            kind: self.kind.unwrap_or_else(|| room.kind.as_str().to_string()),
+            capacity: self.capacity.unwrap_or(room.capacity),
+            public: self.public.unwrap_or(room.public),
+            comment: self.comment.unwrap_or_else(|| room.comment.clone()),
+            moderators: self.moderators.unwrap_or_else(|| ids(&room.moderators)),
+            members: self.members.unwrap_or_else(|| ids(&room.members)),
+        }
+    }
 }
 
 async fn validate(state: &AppState, body: RoomBody) -> ApiResult<RoomWrite> {
@@ -154,9 +191,10 @@ pub async fn update(
     State(state): State<AppState>,
     Manager(caller): Manager,
     Id(id): Id,
-    JsonBody(body): JsonBody<RoomBody>,
+    JsonBody(patch): JsonBody<RoomPatch>,
 ) -> ApiResult<Json<Value>> {
-    let write = validate(&state, body).await?;
+    let current = load(&state, id).await?;
+    let write = validate(&state, patch.over(&current)).await?;
     let room = state
         .store
         .update_room(RoomId(id), &write)

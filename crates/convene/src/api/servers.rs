@@ -1,13 +1,14 @@
 //! Administration → Servers: the nodes, their status and load; adding, editing,
 //! activating, deactivating and draining them.
 
-use super::{Id, JsonBody};
-use crate::auth::{Caller, Manager};
+use super::{Id, JsonBody, OptionalJsonBody};
+use crate::auth::Manager;
+use crate::cluster::drain::{DEFAULT_DEADLINE_SECS, MAX_DEADLINE_SECS};
 use crate::cluster::events::{Event, publish};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::NodeId;
 use crate::server::AppState;
-use crate::store::{ServerRow, ServerStats, ServerWrite};
+use crate::store::{NODE_IDS, ServerRow, ServerStats, ServerWrite};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -38,7 +39,7 @@ pub fn server_json(s: &ServerRow, st: ServerStats, this_node: NodeId) -> Value {
 }
 
 /// `GET /api/v1/servers`: every node with its status and load.
-pub async fn list(State(state): State<AppState>, _: Caller) -> ApiResult<Json<Vec<Value>>> {
+pub async fn list(State(state): State<AppState>, _: Manager) -> ApiResult<Json<Vec<Value>>> {
     let servers = state.store.list_servers().await?;
     let stats = state.store.server_stats().await?;
     Ok(Json(
@@ -70,71 +71,20 @@ pub struct ServerBody {
     active: Option<bool>,
 }
 
-/// Applies `body` over `base`, checking every field.
+/// Applies `body` over `base`, checking every field (the rule the command line uses too).
 fn merge(base: ServerWrite, body: ServerBody) -> ApiResult<ServerWrite> {
-    let w = ServerWrite {
-        name: body.name.map(|n| n.trim().to_string()).unwrap_or(base.name),
-        address: body
-            .address
-            .map(|a| a.trim().to_string())
-            .unwrap_or(base.address),
+    ServerWrite {
+        name: body.name.unwrap_or(base.name),
+        address: body.address.unwrap_or(base.address),
         http_port: body.http_port.unwrap_or(base.http_port),
         protocol: body.protocol.unwrap_or(base.protocol),
-        base_path: body
-            .base_path
-            .map(|p| normalise_base_path(&p))
-            .unwrap_or(base.base_path),
+        base_path: body.base_path.unwrap_or(base.base_path),
         weight: body.weight.unwrap_or(base.weight),
         comment: body.comment.unwrap_or(base.comment),
         active: body.active.unwrap_or(base.active),
-    };
-    if w.name.is_empty() || w.name.chars().count() > 100 {
-        return Err(ApiError::bad_request("name must be 1 to 100 characters"));
     }
-    let address_ok = !w.address.is_empty()
-        && w.address.len() <= 255
-        && w.address
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
-    if !address_ok {
-        return Err(ApiError::bad_request(
-            "address must be a host name or IP address",
-        ));
-    }
-    if !(1..=65535).contains(&w.http_port) {
-        return Err(ApiError::bad_request(
-            "http_port must be between 1 and 65535",
-        ));
-    }
-    if w.protocol != "http" && w.protocol != "https" {
-        return Err(ApiError::bad_request("protocol must be http or https"));
-    }
-    if w.base_path.len() > 200
-        || w.base_path
-            .contains(|c: char| c.is_whitespace() || c == '?' || c == '#')
-    {
-        return Err(ApiError::bad_request("base_path must be a plain URL path"));
-    }
-    if !(w.weight > 0.0 && w.weight <= 1000.0) {
-        return Err(ApiError::bad_request(
-            "weight must be greater than 0 and at most 1000",
-        ));
-    }
-    if w.comment.chars().count() > 2000 {
-        return Err(ApiError::bad_request(
-            "comment must be at most 2000 characters",
-        ));
-    }
-    Ok(w)
-}
-
-fn normalise_base_path(p: &str) -> String {
-    let trimmed = p.trim().trim_matches('/');
-    if trimmed.is_empty() {
-        String::new()
-    } else {
-        format!("/{trimmed}")
-    }
+    .checked()
+    .map_err(ApiError::bad_request)
 }
 
 fn write_of(s: &ServerRow) -> ServerWrite {
@@ -167,7 +117,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let id = body
         .id
-        .filter(|id| (1..=1_000_000).contains(id))
+        .filter(|id| NODE_IDS.contains(id))
         .ok_or_else(|| ApiError::bad_request("id must be given, between 1 and 1000000"))?;
     let base = ServerWrite {
         name: format!("node-{id}"),
@@ -190,7 +140,7 @@ pub async fn create(
 }
 
 /// `GET /api/v1/servers/{id}`
-pub async fn show(State(state): State<AppState>, _: Caller, Id(id): Id) -> ApiResult<Json<Value>> {
+pub async fn show(State(state): State<AppState>, _: Manager, Id(id): Id) -> ApiResult<Json<Value>> {
     let row = state
         .store
         .server(NodeId(id))
@@ -237,22 +187,34 @@ pub async fn update(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DrainBody {
-    #[serde(default)]
+    #[serde(default = "default_deadline")]
     deadline_seconds: u64,
 }
 
+impl Default for DrainBody {
+    fn default() -> Self {
+        DrainBody {
+            deadline_seconds: DEFAULT_DEADLINE_SECS,
+        }
+    }
+}
+
+fn default_deadline() -> u64 {
+    DEFAULT_DEADLINE_SECS
+}
+
 /// `POST /api/v1/servers/{id}/drain`: no new rooms; at the deadline its participants
-/// are moved to other nodes.
+/// are moved to other nodes. The body is optional (an empty one means the defaults).
 pub async fn drain(
     State(state): State<AppState>,
     Manager(caller): Manager,
     Id(id): Id,
-    JsonBody(body): JsonBody<DrainBody>,
+    OptionalJsonBody(body): OptionalJsonBody<DrainBody>,
 ) -> ApiResult<Json<Value>> {
-    if body.deadline_seconds > 3600 {
-        return Err(ApiError::bad_request(
-            "deadline_seconds must be at most 3600",
-        ));
+    if body.deadline_seconds > MAX_DEADLINE_SECS {
+        return Err(ApiError::bad_request(format!(
+            "deadline_seconds must be at most {MAX_DEADLINE_SECS}"
+        )));
     }
     let deadline_ms = body.deadline_seconds as i64 * 1000;
     if !state.store.start_drain(NodeId(id), deadline_ms).await? {

@@ -2,7 +2,7 @@
 
 use super::{JsonBody, client_addr};
 use crate::auth::login::authenticate;
-use crate::auth::{COOKIE_NAME, Caller, Via};
+use crate::auth::{COOKIE_NAME, Caller, Via, password};
 use crate::error::{ApiError, ApiResult};
 use crate::server::AppState;
 use crate::store::{Role, UserRow};
@@ -55,7 +55,12 @@ pub async fn login(
     headers: HeaderMap,
     JsonBody(body): JsonBody<LoginBody>,
 ) -> ApiResult<Response> {
-    if body.login.is_empty() || body.login.len() > 100 || body.password.len() > 256 {
+    // Not an attempt (nothing is counted against the account or the address).
+    if body.login.is_empty()
+        || body.password.is_empty()
+        || body.login.len() > 100
+        || body.password.len() > password::MAX_PASSWORD_LEN
+    {
         return Err(ApiError::bad_request("login and password are required"));
     }
     let web = body.client.as_deref() == Some("web");
@@ -75,12 +80,15 @@ pub async fn login(
         .await?;
     state.metrics.logins.inc();
     tracing::info!(user = %user.login, remote = %remote, web, "signed in");
-    let mut response = Json(json!({"sid": sid, "user": user_json(&user)})).into_response();
-    if web {
-        response
-            .headers_mut()
+    // A browser's session lives in the HttpOnly cookie only: no script may read it.
+    let response = if web {
+        let mut r = Json(json!({"user": user_json(&user)})).into_response();
+        r.headers_mut()
             .insert(header::SET_COOKIE, session_cookie(&state, &sid));
-    }
+        r
+    } else {
+        Json(json!({"sid": sid, "user": user_json(&user)})).into_response()
+    };
     Ok(response)
 }
 

@@ -2,12 +2,12 @@
 
 use super::session::user_json;
 use super::{Id, JsonBody};
-use crate::auth::{Manager, password};
+use crate::auth::{Manager, account, password};
 use crate::cluster::events::{Event, publish};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::UserId;
 use crate::server::AppState;
-use crate::store::Role;
+use crate::store::{AccountError, Role};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -42,20 +42,8 @@ pub struct UpdateUser {
     enabled: Option<bool>,
 }
 
-/// A login is 1–64 characters of letters, digits and `._@-`.
-pub fn check_login(login: &str) -> Result<(), ApiError> {
-    let ok = !login.is_empty()
-        && login.len() <= 64
-        && login
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "login must be 1 to 64 characters: letters, digits, '.', '_', '@' or '-'",
-        ))
-    }
+fn check_login(login: &str) -> ApiResult<()> {
+    account::check_login(login).map_err(ApiError::bad_request)
 }
 
 fn parse_role(role: &str) -> ApiResult<Role> {
@@ -63,12 +51,16 @@ fn parse_role(role: &str) -> ApiResult<Role> {
 }
 
 fn check_display_name(name: &str) -> ApiResult<()> {
-    if name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "display_name must be at most 100 characters, without control characters",
-        ));
+    account::check_display_name(name).map_err(ApiError::bad_request)
+}
+
+/// The answer for a change the store refused.
+fn account_error(e: AccountError) -> ApiError {
+    match e {
+        AccountError::NotFound => ApiError::not_found("user"),
+        AccountError::LastAdmin => ApiError::conflict("this is the last enabled administrator"),
+        AccountError::Db(e) => ApiError::from(e),
     }
-    Ok(())
 }
 
 pub async fn list(State(state): State<AppState>, _: Manager) -> ApiResult<Json<Vec<Value>>> {
@@ -86,7 +78,7 @@ pub async fn create(
     password::check_policy(&body.password).map_err(ApiError::bad_request)?;
     let display_name = body.display_name.unwrap_or_else(|| body.login.clone());
     check_display_name(&display_name)?;
-    let hash = password::hash(body.password).await?;
+    let hash = password::hash(&state.hashing, body.password).await?;
     let user = state
         .store
         .create_user(&body.login, &hash, role, display_name.trim())
@@ -105,35 +97,6 @@ pub async fn show(State(state): State<AppState>, _: Manager, Id(id): Id) -> ApiR
     Ok(Json(user_json(&user)))
 }
 
-/// Refuses a change that would leave no enabled administrator.
-async fn keep_an_admin(
-    state: &AppState,
-    id: UserId,
-    role: Option<Role>,
-    enabled: Option<bool>,
-    deleting: bool,
-) -> ApiResult<()> {
-    let Some(current) = state.store.user(id).await? else {
-        return Ok(());
-    };
-    let loses_admin = current.role == Role::Admin
-        && current.enabled
-        && (deleting || role.is_some_and(|r| r != Role::Admin) || enabled == Some(false));
-    if loses_admin {
-        let admins = state
-            .store
-            .list_users()
-            .await?
-            .iter()
-            .filter(|u| u.role == Role::Admin && u.enabled)
-            .count();
-        if admins <= 1 {
-            return Err(ApiError::conflict("this is the last enabled administrator"));
-        }
-    }
-    Ok(())
-}
-
 pub async fn update(
     State(state): State<AppState>,
     Manager(caller): Manager,
@@ -148,11 +111,11 @@ pub async fn update(
     let hash = match body.password {
         Some(pw) => {
             password::check_policy(&pw).map_err(ApiError::bad_request)?;
-            Some(password::hash(pw).await?)
+            Some(password::hash(&state.hashing, pw).await?)
         }
         None => None,
     };
-    keep_an_admin(&state, id, role, body.enabled, false).await?;
+    // The store refuses, atomically, a change that would leave no enabled administrator.
     let user = state
         .store
         .update_user(
@@ -162,8 +125,8 @@ pub async fn update(
             body.enabled,
             hash.as_deref(),
         )
-        .await?
-        .ok_or_else(|| ApiError::not_found("user"))?;
+        .await
+        .map_err(account_error)?;
     if hash.is_some() || body.enabled == Some(false) {
         state.store.delete_user_sessions(id).await?;
     }
@@ -183,11 +146,15 @@ pub async fn delete(
     if id == caller.user.id {
         return Err(ApiError::bad_request("you cannot delete your own account"));
     }
-    keep_an_admin(&state, id, None, None, true).await?;
-    close_user_everywhere(&state, id, "your account was deleted").await;
-    if !state.store.delete_user(id).await? {
+    if state.store.user(id).await?.is_none() {
         return Err(ApiError::not_found("user"));
     }
+    // Refuse before disconnecting anyone; the delete checks again, atomically.
+    if state.store.is_last_enabled_admin(id).await? {
+        return Err(account_error(AccountError::LastAdmin));
+    }
+    close_user_everywhere(&state, id, "your account was deleted").await;
+    state.store.delete_user(id).await.map_err(account_error)?;
     tracing::info!(user = %id, by = %caller.user.login, "user deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -46,7 +46,7 @@ pub async fn authenticate(
         Some((user, hash)) => (Some(user), hash),
         None => (None, password::dummy_hash().to_string()),
     };
-    let ok = password::verify(password_text.to_string(), hash).await;
+    let ok = password::verify(&state.hashing, password_text.to_string(), hash).await;
     match user {
         Some(user) if ok => {
             if !user.enabled {

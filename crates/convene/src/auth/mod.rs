@@ -1,6 +1,7 @@
 //! Who is calling: sessions from the cookie (web UI) or a Bearer token (API), and
 //! typed extractors so a handler's signature shows who may call it.
 
+pub mod account;
 pub mod login;
 pub mod password;
 

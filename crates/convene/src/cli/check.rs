@@ -1,7 +1,7 @@
 //! `convene check`: what an operator needs to know before or while running a node.
 
 use crate::config::Config;
-use crate::files::SharedStorage;
+use crate::files::{Shared, SharedStorage};
 use crate::ids::NodeId;
 use crate::store::{Store, latest_version};
 
@@ -40,24 +40,44 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Ok(storage) => {
             let probe = format!("probes/check-{}", crate::secret::random_hex(8));
             let mut problems = Vec::new();
-            if let Err(e) = storage.put(&probe, b"check".to_vec()).await {
-                problems.push(format!("cannot write: {e}"));
+            let mut leftover = None;
+            match storage.put(&probe, b"check".to_vec()).await {
+                Ok(()) => {
+                    if let Err(e) = storage.delete(&probe).await {
+                        leftover = Some(format!(
+                            "warn  shared storage: cannot remove the test file {probe}: {e}"
+                        ));
+                    }
+                }
+                Err(e) => problems.push(format!("cannot write: {e}")),
             }
-            if let Err(e) = storage.check_shared(&store).await {
-                problems.push(e);
-            }
-            if problems.is_empty() {
-                println!(
+            let shared = match storage.check_shared(&store).await {
+                Ok(shared) => Some(shared),
+                Err(e) => {
+                    problems.push(e);
+                    None
+                }
+            };
+            match shared {
+                _ if !problems.is_empty() => {
+                    failures += 1;
+                    println!(
+                        "FAIL  shared storage {}: {}",
+                        storage.description,
+                        problems.join("; ")
+                    );
+                }
+                Some(Shared::Unclaimed) => println!(
+                    "ok    shared storage {} is writable (not yet claimed: the first node to start claims it)",
+                    storage.description
+                ),
+                _ => println!(
                     "ok    shared storage {} is writable and is the cluster's",
                     storage.description
-                );
-            } else {
-                failures += 1;
-                println!(
-                    "FAIL  shared storage {}: {}",
-                    storage.description,
-                    problems.join("; ")
-                );
+                ),
+            }
+            if let Some(line) = leftover {
+                println!("{line}");
             }
             for s in store.list_servers().await?.iter().filter(|s| s.alive()) {
                 if !s.storage_status.is_empty() && s.storage_status != "ok" {

@@ -95,7 +95,7 @@ pub enum ServerAction {
     /// Move a server's participants to other nodes by a deadline.
     Drain {
         id: i64,
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = crate::cluster::drain::DEFAULT_DEADLINE_SECS)]
         deadline_seconds: u64,
     },
 }
@@ -170,6 +170,7 @@ fn load_config(settings: Settings, file: Option<&std::path::Path>) -> anyhow::Re
     };
     let env_only = Settings {
         admin_password: std::env::var("CONVENE_ADMIN_PASSWORD").ok(),
+        turn_credential: std::env::var("CONVENE_TURN_CREDENTIAL").ok(),
         ..Settings::default()
     };
     settings.or(env_only).or(file_settings).resolve()

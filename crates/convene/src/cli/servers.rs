@@ -2,10 +2,11 @@
 //! running node must act on go through the event table, as from the API.
 
 use super::ServerAction;
+use crate::cluster::drain::MAX_DEADLINE_SECS;
 use crate::cluster::events::{Event, publish_with};
 use crate::config::Config;
 use crate::ids::NodeId;
-use crate::store::{ServerRow, ServerWrite, Store};
+use crate::store::{NODE_IDS, ServerRow, ServerWrite, Store};
 
 pub async fn run(config: Config, action: ServerAction) -> anyhow::Result<()> {
     let store = Store::open(&config.database_url).await?;
@@ -34,20 +35,9 @@ async fn existing(store: &Store, id: i64) -> anyhow::Result<ServerRow> {
         .ok_or_else(|| anyhow::anyhow!("no server {id}"))
 }
 
-fn check(w: &ServerWrite) -> anyhow::Result<()> {
-    if w.protocol != "http" && w.protocol != "https" {
-        anyhow::bail!("protocol must be http or https");
-    }
-    if !(1..=65535).contains(&w.http_port) {
-        anyhow::bail!("http port must be between 1 and 65535");
-    }
-    if !(w.weight > 0.0 && w.weight <= 1000.0) {
-        anyhow::bail!("weight must be greater than 0 and at most 1000");
-    }
-    if w.name.trim().is_empty() || w.address.trim().is_empty() {
-        anyhow::bail!("name and address must not be empty");
-    }
-    Ok(())
+/// The API's rule (see [`ServerWrite::checked`]).
+fn checked(w: ServerWrite) -> anyhow::Result<ServerWrite> {
+    w.checked().map_err(|e| anyhow::anyhow!(e))
 }
 
 async fn set_active(store: &Store, id: i64, active: bool) -> anyhow::Result<()> {
@@ -110,6 +100,13 @@ async fn act(store: &Store, action: ServerAction) -> anyhow::Result<()> {
             weight,
             comment,
         } => {
+            if !NODE_IDS.contains(&id) {
+                anyhow::bail!(
+                    "the id must be between {} and {}",
+                    NODE_IDS.start(),
+                    NODE_IDS.end()
+                );
+            }
             let w = ServerWrite {
                 name: name.unwrap_or_else(|| format!("node-{id}")),
                 address,
@@ -120,7 +117,7 @@ async fn act(store: &Store, action: ServerAction) -> anyhow::Result<()> {
                 comment,
                 active: true,
             };
-            check(&w)?;
+            let w = checked(w)?;
             match store.add_server(NodeId(id), &w).await? {
                 Some(s) => println!("added server {id} ({}) at {}", s.name, s.url),
                 None => anyhow::bail!("server {id} exists"),
@@ -144,7 +141,7 @@ async fn act(store: &Store, action: ServerAction) -> anyhow::Result<()> {
             w.base_path = base_path.unwrap_or(w.base_path);
             w.weight = weight.unwrap_or(w.weight);
             w.comment = comment.unwrap_or(w.comment);
-            check(&w)?;
+            let w = checked(w)?;
             let s = store.update_server(NodeId(id), &w).await?;
             println!(
                 "updated server {id} ({})",
@@ -157,8 +154,8 @@ async fn act(store: &Store, action: ServerAction) -> anyhow::Result<()> {
             id,
             deadline_seconds,
         } => {
-            if deadline_seconds > 3600 {
-                anyhow::bail!("the deadline must be at most 3600 seconds");
+            if deadline_seconds > MAX_DEADLINE_SECS {
+                anyhow::bail!("the deadline must be at most {MAX_DEADLINE_SECS} seconds");
             }
             existing(store, id).await?;
             let deadline_ms = deadline_seconds as i64 * 1000;

@@ -1,9 +1,10 @@
 //! `convene user …`: accounts, on the same database as the server.
 
 use super::UserAction;
-use crate::auth::password;
+use crate::auth::{account, password};
+use crate::cluster::events::{Event, publish_with};
 use crate::config::Config;
-use crate::store::{Role, Store};
+use crate::store::{AccountError, Role, Store};
 use std::io::BufRead;
 
 fn read_password() -> anyhow::Result<String> {
@@ -17,18 +18,25 @@ fn read_password() -> anyhow::Result<String> {
 
 pub async fn run(config: Config, action: UserAction) -> anyhow::Result<()> {
     let store = Store::open(&config.database_url).await?;
+    let result = act(&store, action).await;
+    store.close().await;
+    result
+}
+
+async fn act(store: &Store, action: UserAction) -> anyhow::Result<()> {
     match action {
         UserAction::Add {
             login,
             role,
             display_name,
         } => {
-            crate::api::check_login_cli(&login)?;
+            account::check_login(&login).map_err(|e| anyhow::anyhow!(e))?;
             let role = Role::parse(&role)
                 .ok_or_else(|| anyhow::anyhow!("role must be admin, user or webservice"))?;
-            let hash = password::hash(read_password()?).await?;
             let name = display_name.unwrap_or_else(|| login.clone());
-            match store.create_user(&login, &hash, role, &name).await? {
+            account::check_display_name(&name).map_err(|e| anyhow::anyhow!(e))?;
+            let hash = password::hash(&password::limiter(), read_password()?).await?;
+            match store.create_user(&login, &hash, role, name.trim()).await? {
                 Some(u) => println!("created {} (id {}, {})", u.login, u.id, u.role.as_str()),
                 None => anyhow::bail!("the login {login:?} is taken"),
             }
@@ -54,10 +62,11 @@ pub async fn run(config: Config, action: UserAction) -> anyhow::Result<()> {
                 .user_with_hash(&login)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no account {login:?}"))?;
-            let hash = password::hash(read_password()?).await?;
+            let hash = password::hash(&password::limiter(), read_password()?).await?;
             store
                 .update_user(user.id, None, None, None, Some(&hash))
-                .await?;
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot change the password of {login:?}: {e}"))?;
             store.delete_user_sessions(user.id).await?;
             println!("password of {login} changed; its sessions were ended");
         }
@@ -66,10 +75,25 @@ pub async fn run(config: Config, action: UserAction) -> anyhow::Result<()> {
                 .user_with_hash(&login)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no account {login:?}"))?;
-            store.delete_user(user.id).await?;
+            match store.delete_user(user.id).await {
+                Ok(()) => {}
+                Err(AccountError::LastAdmin) => anyhow::bail!(
+                    "{login} is the last enabled administrator: make another account an administrator first"
+                ),
+                Err(AccountError::NotFound) => anyhow::bail!("no account {login:?}"),
+                Err(AccountError::Db(e)) => return Err(e.into()),
+            }
+            // Running nodes disconnect the account's participants.
+            publish_with(
+                store,
+                &Event::UserClosed {
+                    user: user.id,
+                    reason: "your account was deleted".into(),
+                },
+            )
+            .await?;
             println!("deleted {login}");
         }
     }
-    store.close().await;
     Ok(())
 }

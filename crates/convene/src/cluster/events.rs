@@ -180,7 +180,17 @@ async fn apply(state: &AppState, event: Event) {
             }
         }
         Event::ServerChanged { server, active } if server == state.node.id => {
-            tracing::info!(active, "an administrator changed this node's state");
+            // A drain under way is called off by its own task, which reads the node's
+            // state at the deadline (activation may also come straight from the database).
+            tracing::info!(
+                active,
+                "an administrator changed this node's state{}",
+                if active {
+                    "; a drain under way, if any, is called off"
+                } else {
+                    ""
+                }
+            );
         }
         Event::ServerChanged { .. } => {}
         Event::Drain {

@@ -38,8 +38,9 @@ impl SharedStorage {
         })
     }
 
-    /// `s3://bucket[/prefix][?endpoint=URL&region=R&allow_http=true]`; credentials come
-    /// from the usual AWS_* environment variables, never from the URL.
+    /// `s3://bucket[/prefix][?endpoint=URL&region=R&virtual_hosted=true]`; plain HTTP is
+    /// allowed when the endpoint starts with `http://`. Credentials come from the usual
+    /// AWS_* environment variables, never from the URL.
     fn open_s3(rest: &str, spec: &str) -> anyhow::Result<SharedStorage> {
         let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
@@ -90,6 +91,14 @@ impl SharedStorage {
         Ok(result.bytes().await?.to_vec())
     }
 
+    /// Removes a file; one that is not there is no error.
+    pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
+        match self.inner.delete(&ObjectPath::from(path)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     fn probe_path(node: NodeId) -> String {
         format!("probes/node-{node}")
     }
@@ -100,26 +109,40 @@ impl SharedStorage {
             .await
     }
 
-    /// Makes sure the shared storage carries the cluster's storage id: the first node
-    /// writes it and records it in the database; the others only compare.
+    /// Makes sure the shared storage carries the cluster's storage id. The database is
+    /// the arbiter: the first node to record an id there (insert-if-absent) writes it
+    /// into the storage; every other node only compares, and never writes the id, so a
+    /// node whose share is not mounted does not hide that by copying the id into its
+    /// local directory.
     pub async fn claim_cluster_id(&self, store: &crate::store::Store) -> anyhow::Result<()> {
-        if store.setting(STORAGE_ID_KEY).await?.is_none() {
-            let id = crate::secret::random_hex(16);
-            self.put(CLUSTER_ID_PATH, id.clone().into_bytes()).await?;
-            store.setting_or_insert(STORAGE_ID_KEY, &id).await?;
+        if store.setting(STORAGE_ID_KEY).await?.is_some() {
+            return Ok(());
+        }
+        let candidate = crate::secret::random_hex(16);
+        let (id, won) = store.setting_or_insert(STORAGE_ID_KEY, &candidate).await?;
+        if !won {
+            return Ok(());
+        }
+        if let Err(e) = self.put(CLUSTER_ID_PATH, id.clone().into_bytes()).await {
+            // Give the claim back, so that a node that can write claims it later.
+            if let Err(undo) = store.delete_setting_if(STORAGE_ID_KEY, &id).await {
+                tracing::warn!(error = %undo, "cannot withdraw the storage claim");
+            }
+            return Err(e);
         }
         Ok(())
     }
 
-    /// Does this node see the storage the cluster shares? `Ok` or what is wrong.
-    pub async fn check_shared(&self, store: &crate::store::Store) -> Result<(), String> {
+    /// Does this node see the storage the cluster shares? `Ok` (verified, or no node
+    /// claimed it yet) or what is wrong.
+    pub async fn check_shared(&self, store: &crate::store::Store) -> Result<Shared, String> {
         let expected = match store.setting(STORAGE_ID_KEY).await {
             Ok(Some(id)) => id,
-            Ok(None) => return Err("no node has claimed the shared storage yet".into()),
+            Ok(None) => return Ok(Shared::Unclaimed),
             Err(e) => return Err(format!("database unavailable: {e}")),
         };
         match self.get(CLUSTER_ID_PATH).await {
-            Ok(bytes) if bytes == expected.as_bytes() => Ok(()),
+            Ok(bytes) if bytes == expected.as_bytes() => Ok(Shared::Verified),
             Ok(_) => Err(format!(
                 "not the shared storage: {} holds another cluster's id (is the share mounted?)",
                 self.description
@@ -132,6 +155,15 @@ impl SharedStorage {
     }
 }
 
+/// What [`SharedStorage::check_shared`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shared {
+    /// It holds the cluster's storage id.
+    Verified,
+    /// No node has claimed a storage yet (a database no node has run on).
+    Unclaimed,
+}
+
 /// Where the cluster's storage id lives, in the storage and in the settings table.
 const CLUSTER_ID_PATH: &str = "probes/cluster-id";
 const STORAGE_ID_KEY: &str = "storage_id";
@@ -140,26 +172,78 @@ const STORAGE_ID_KEY: &str = "storage_id";
 mod tests {
     use super::*;
 
+    async fn sqlite_store(dir: &tempfile::TempDir) -> crate::store::Store {
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+        crate::store::Store::open(&url).await.unwrap()
+    }
+
     #[tokio::test]
     async fn the_shared_storage_is_recognised_by_its_cluster_id() {
         let db_dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/t.db?mode=rwc", db_dir.path().display());
-        let store = crate::store::Store::open(&url).await.unwrap();
+        let store = sqlite_store(&db_dir).await;
         let dir = tempfile::tempdir().unwrap();
         let a = SharedStorage::open(dir.path().to_str().unwrap()).unwrap();
         let b = SharedStorage::open(&format!("file://{}", dir.path().display())).unwrap();
-        assert!(a.check_shared(&store).await.is_err(), "nothing claimed yet");
+        assert_eq!(a.check_shared(&store).await, Ok(Shared::Unclaimed));
         a.claim_cluster_id(&store).await.unwrap();
         b.claim_cluster_id(&store).await.unwrap();
-        assert!(a.check_shared(&store).await.is_ok());
-        assert!(b.check_shared(&store).await.is_ok());
+        assert_eq!(a.check_shared(&store).await, Ok(Shared::Verified));
+        assert_eq!(b.check_shared(&store).await, Ok(Shared::Verified));
         a.write_probe(NodeId(1), "nonce").await.unwrap();
         assert_eq!(b.get("probes/node-1").await.unwrap(), b"nonce");
+        // A node whose share is not mounted sees its empty local directory: it must not
+        // copy the cluster's id there, which would hide the problem.
         let elsewhere = tempfile::tempdir().unwrap();
         let c = SharedStorage::open(elsewhere.path().to_str().unwrap()).unwrap();
         c.claim_cluster_id(&store).await.unwrap();
+        assert!(!elsewhere.path().join(CLUSTER_ID_PATH).exists());
         let err = c.check_shared(&store).await.unwrap_err();
         assert!(err.contains("not the shared storage"), "{err}");
+    }
+
+    /// Two first nodes on the same share claim at once: the id in the storage is the
+    /// one the database recorded, whoever wins.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_first_claims_agree() {
+        for _ in 0..10 {
+            let db_dir = tempfile::tempdir().unwrap();
+            let store = sqlite_store(&db_dir).await;
+            let dir = tempfile::tempdir().unwrap();
+            let a = SharedStorage::open(dir.path().to_str().unwrap()).unwrap();
+            let b = SharedStorage::open(dir.path().to_str().unwrap()).unwrap();
+            let (ra, rb) = tokio::join!(a.claim_cluster_id(&store), b.claim_cluster_id(&store));
+            ra.unwrap();
+            rb.unwrap();
+            assert_eq!(a.check_shared(&store).await, Ok(Shared::Verified));
+        }
+    }
+
+    /// A claim whose storage write fails is withdrawn, so a node that can write claims.
+    #[tokio::test]
+    async fn a_failed_claim_is_withdrawn() {
+        let db_dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(&db_dir).await;
+        let dir = tempfile::tempdir().unwrap();
+        let broken = SharedStorage::open(dir.path().to_str().unwrap()).unwrap();
+        // A directory where the id file should be makes the write fail.
+        std::fs::create_dir_all(dir.path().join(CLUSTER_ID_PATH).join("x")).unwrap();
+        assert!(broken.claim_cluster_id(&store).await.is_err());
+        assert_eq!(store.setting(STORAGE_ID_KEY).await.unwrap(), None);
+        let good_dir = tempfile::tempdir().unwrap();
+        let good = SharedStorage::open(good_dir.path().to_str().unwrap()).unwrap();
+        good.claim_cluster_id(&store).await.unwrap();
+        assert_eq!(good.check_shared(&store).await, Ok(Shared::Verified));
+    }
+
+    #[tokio::test]
+    async fn files_are_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SharedStorage::open(dir.path().to_str().unwrap()).unwrap();
+        s.put("probes/x", b"1".to_vec()).await.unwrap();
+        assert!(dir.path().join("probes/x").exists());
+        s.delete("probes/x").await.unwrap();
+        assert!(!dir.path().join("probes/x").exists());
+        s.delete("probes/x").await.unwrap();
     }
 
     #[test]

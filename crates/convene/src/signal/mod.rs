@@ -7,7 +7,7 @@ use crate::ids::ConnectionId;
 use crate::rooms::{JoinRefused, Joiner};
 use crate::server::AppState;
 use crate::store::{RoomRow, UserRow};
-use axum::extract::ws::{CloseFrame as WsClose, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame as WsClose, Message, WebSocket};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -21,6 +21,8 @@ use tokio::time::Instant;
 
 /// Frames queued for one connection before it counts as too slow.
 const QUEUE: usize = 256;
+/// Initial read and write buffer of a WebSocket connection.
+const WS_BUFFER: usize = 4 * 1024;
 /// Malformed frames tolerated before the connection is closed.
 const MAX_BAD_FRAMES: u32 = 20;
 
@@ -35,11 +37,16 @@ pub async fn ws_handler(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(query): Query<WsQuery>,
-    upgrade: WebSocketUpgrade,
+    crate::api::WsUpgrade(upgrade): crate::api::WsUpgrade,
 ) -> Response {
+    // The WebSocket library's default buffers are 128 KiB each, zero-filled and so
+    // resident: most of a node's memory at a thousand participants. Frames here are
+    // small JSON; the buffers grow on demand up to the message limit.
     let upgrade = upgrade
         .max_message_size(state.config.max_ws_message_bytes)
-        .max_frame_size(state.config.max_ws_message_bytes);
+        .max_frame_size(state.config.max_ws_message_bytes)
+        .read_buffer_size(WS_BUFFER)
+        .write_buffer_size(WS_BUFFER);
     let remote = crate::api::client_addr(&state, &headers, peer);
     let user_agent: String = headers
         .get(axum::http::header::USER_AGENT)

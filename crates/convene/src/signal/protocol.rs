@@ -37,6 +37,75 @@ pub enum ClientMsg {
         #[serde(default)]
         nonce: Option<String>,
     },
+    /// Offer of the publishing (up) connection, with a label per mid.
+    MediaOffer {
+        sdp: String,
+        #[serde(default)]
+        tracks: std::collections::BTreeMap<String, String>,
+    },
+    /// Answer to the server's offer for the receiving (down) connection.
+    MediaAnswer {
+        sdp: String,
+    },
+    MediaState {
+        microphone: bool,
+        camera: bool,
+        #[serde(default)]
+        screen: bool,
+    },
+    MediaLayer {
+        participant_id: ConnectionId,
+        quality: String,
+    },
+    Mute {
+        participant_id: ConnectionId,
+    },
+    GrantPresenter {
+        participant_id: ConnectionId,
+    },
+    RevokePresenter {
+        participant_id: ConnectionId,
+    },
+}
+
+impl ClientMsg {
+    /// The participant a moderator's request is aimed at.
+    pub fn moderated_target(&self) -> Option<&ConnectionId> {
+        match self {
+            ClientMsg::LowerHand { participant_id }
+            | ClientMsg::Kick { participant_id }
+            | ClientMsg::GrantModerator { participant_id }
+            | ClientMsg::RevokeModerator { participant_id }
+            | ClientMsg::AskMute { participant_id }
+            | ClientMsg::Mute { participant_id }
+            | ClientMsg::GrantPresenter { participant_id }
+            | ClientMsg::RevokePresenter { participant_id } => Some(participant_id),
+            _ => None,
+        }
+    }
+}
+
+/// What a participant currently sends.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct MediaFlags {
+    pub microphone: bool,
+    pub camera: bool,
+    pub screen: bool,
+}
+
+impl MediaFlags {
+    pub fn any(self) -> bool {
+        self.microphone || self.camera || self.screen
+    }
+}
+
+/// The media part of `welcome`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MediaWelcome {
+    /// False when this node has no media service.
+    pub available: bool,
+    pub ice_servers: serde_json::Value,
+    pub can_publish: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -53,6 +122,11 @@ pub struct ParticipantView {
     pub moderator: bool,
     pub hand_raised: bool,
     pub since: String,
+    /// May publish audio and video under the room's rules.
+    pub can_publish: bool,
+    /// Granted publishing in a presentation room.
+    pub presenter: bool,
+    pub media: MediaFlags,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -106,6 +180,13 @@ pub struct ServerRef {
     pub name: String,
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeLink {
+    pub id: crate::ids::NodeId,
+    pub name: String,
+    pub url: String,
+}
+
 /// A frame from the server.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -116,6 +197,9 @@ pub enum ServerMsg<'a> {
         participants: Vec<&'a ParticipantView>,
         history: Vec<ChatView>,
         server: ServerRef,
+        /// The live nodes (entry points to fall back on if this one goes away).
+        servers: Vec<NodeLink>,
+        media: MediaWelcome,
     },
     Joined {
         participant: &'a ParticipantView,
@@ -152,6 +236,23 @@ pub enum ServerMsg<'a> {
     /// This node is being drained: the room moves to another node at the deadline.
     Draining {
         deadline_seconds: u64,
+    },
+    MediaState {
+        participant_id: &'a ConnectionId,
+        #[serde(flatten)]
+        media: MediaFlags,
+    },
+    PublishRights {
+        can_publish: bool,
+        reason: &'a str,
+    },
+    Muted {
+        by: &'a ParticipantView,
+    },
+    Presenter {
+        participant_id: &'a ConnectionId,
+        presenter: bool,
+        by: &'a ConnectionId,
     },
 }
 

@@ -23,11 +23,11 @@ pub use connections::{ConnectionRow, NewConnection};
 pub use events::{CHANNEL as EVENT_CHANNEL, EventRow};
 pub use migrate::latest_version;
 pub use rooms::{RoomKind, RoomRow, RoomWrite};
-pub use servers::{ALIVE_MS, ServerRow, ServerStats, ServerWrite};
+pub use servers::{ALIVE_MS, NODE_IDS, ServerRow, ServerStats, ServerWrite, normalise_base_path};
 pub use sessions::SessionUser;
 pub use throttle::ThrottleState;
 pub use tokens::EntryGrant;
-pub use users::{Role, UserRow};
+pub use users::{AccountError, Role, UserRow};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};

@@ -104,7 +104,8 @@ impl Store {
         let id = RoomId(row.try_get("id")?);
         write_members(&mut tx, id, room).await?;
         tx.commit().await?;
-        Ok(self.room(id).await?.expect("room just created"))
+        // Deleted again in between (by another request): an error, not a panic.
+        self.room(id).await?.ok_or(sqlx::Error::RowNotFound)
     }
 
     pub async fn room(&self, id: RoomId) -> sqlx::Result<Option<RoomRow>> {
@@ -157,6 +158,10 @@ impl Store {
                     rooms[i].members.push(user);
                 }
             }
+        }
+        for room in &mut rooms {
+            room.members.sort();
+            room.moderators.sort();
         }
         Ok(rooms)
     }

@@ -107,6 +107,68 @@ pub struct ServerWrite {
     pub active: bool,
 }
 
+/// The ids a node may have (the `node_id` setting, `POST /api/v1/servers`, `server add`).
+pub const NODE_IDS: std::ops::RangeInclusive<i64> = 1..=1_000_000;
+
+impl ServerWrite {
+    /// Trims the name and address, normalises the base path (see [`normalise_base_path`])
+    /// and checks every field: the one rule of the API and the command line. The error
+    /// names the field, for a person.
+    pub fn checked(mut self) -> Result<ServerWrite, String> {
+        self.name = self.name.trim().to_string();
+        self.address = self.address.trim().to_string();
+        self.base_path = normalise_base_path(&self.base_path);
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// Checks every field as it is.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.name.trim().is_empty() || self.name.chars().count() > 100 {
+            return Err("name must be 1 to 100 characters".into());
+        }
+        let address_ok = !self.address.is_empty()
+            && self.address.len() <= 255
+            && self
+                .address
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+        if !address_ok {
+            return Err("address must be a host name or IP address".into());
+        }
+        if !(1..=65535).contains(&self.http_port) {
+            return Err("http_port must be between 1 and 65535".into());
+        }
+        if self.protocol != "http" && self.protocol != "https" {
+            return Err("protocol must be http or https".into());
+        }
+        if self.base_path.len() > 200
+            || self
+                .base_path
+                .contains(|c: char| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
+        {
+            return Err("base_path must be a plain URL path".into());
+        }
+        if !(self.weight > 0.0 && self.weight <= 1000.0) {
+            return Err("weight must be greater than 0 and at most 1000".into());
+        }
+        if self.comment.chars().count() > 2000 {
+            return Err("comment must be at most 2000 characters".into());
+        }
+        Ok(())
+    }
+}
+
+/// A base path as stored: `/path` without a trailing `/`, or empty.
+pub fn normalise_base_path(p: &str) -> String {
+    let trimmed = p.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
 /// Key of the advisory lock that elects the one node clearing a dead node's rows.
 const JANITOR_LOCK: i64 = 0x0063_6f6e_7665_6e66;
 
@@ -384,7 +446,46 @@ fn split_url(url: &str) -> (String, i64, String, String) {
 
 #[cfg(test)]
 mod tests {
-    use super::split_url;
+    use super::*;
+
+    fn write() -> ServerWrite {
+        ServerWrite {
+            name: " east ".into(),
+            address: " 10.1.2.3 ".into(),
+            http_port: 5080,
+            protocol: "http".into(),
+            base_path: "meet/".into(),
+            weight: 1.0,
+            comment: String::new(),
+            active: true,
+        }
+    }
+
+    #[test]
+    fn server_writes_are_tidied_and_checked() {
+        let w = write().checked().unwrap();
+        assert_eq!(
+            (w.name.as_str(), w.address.as_str(), w.base_path.as_str()),
+            ("east", "10.1.2.3", "/meet")
+        );
+        assert_eq!(normalise_base_path(" / "), "");
+        assert_eq!(normalise_base_path("/a/b/"), "/a/b");
+        let bad = |f: fn(&mut ServerWrite)| {
+            let mut w = write();
+            f(&mut w);
+            w.checked().unwrap_err()
+        };
+        assert!(bad(|w| w.address = "a b".into()).contains("address"));
+        assert!(bad(|w| w.base_path = "x y".into()).contains("base_path"));
+        assert!(bad(|w| w.base_path = "x?y".into()).contains("base_path"));
+        assert!(bad(|w| w.name = "  ".into()).contains("name"));
+        assert!(bad(|w| w.name = "n".repeat(101)).contains("name"));
+        assert!(bad(|w| w.http_port = 0).contains("http_port"));
+        assert!(bad(|w| w.protocol = "gopher".into()).contains("protocol"));
+        assert!(bad(|w| w.weight = 0.0).contains("weight"));
+        assert!(bad(|w| w.weight = f64::NAN).contains("weight"));
+        assert!(bad(|w| w.comment = "c".repeat(2001)).contains("comment"));
+    }
 
     #[test]
     fn url_parts() {

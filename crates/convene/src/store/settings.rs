@@ -13,18 +13,39 @@ impl Store {
             .transpose()
     }
 
-    /// Sets the value unless one exists; returns the value that holds.
-    pub async fn setting_or_insert(&self, key: &str, value: &str) -> sqlx::Result<String> {
-        sqlx::query(
-            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(key)
-        .bind(value)
-        .execute(self.pool())
-        .await?;
-        Ok(self
-            .setting(key)
+    /// Sets the value unless one exists (insert-if-absent, so of concurrent callers
+    /// exactly one wins). Returns the value that holds and whether it is this caller's.
+    pub async fn setting_or_insert(&self, key: &str, value: &str) -> sqlx::Result<(String, bool)> {
+        loop {
+            let inserted = sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(value)
+            .execute(self.pool())
             .await?
-            .unwrap_or_else(|| value.to_string()))
+            .rows_affected()
+                > 0;
+            if inserted {
+                return Ok((value.to_string(), true));
+            }
+            // Otherwise another value holds, unless it was deleted meanwhile: then again.
+            if let Some(held) = self.setting(key).await? {
+                return Ok((held, false));
+            }
+        }
+    }
+
+    /// Deletes the setting if it still holds `value`; true if it did.
+    pub async fn delete_setting_if(&self, key: &str, value: &str) -> sqlx::Result<bool> {
+        Ok(
+            sqlx::query("DELETE FROM settings WHERE key = $1 AND value = $2")
+                .bind(key)
+                .bind(value)
+                .execute(self.pool())
+                .await?
+                .rows_affected()
+                > 0,
+        )
     }
 }

@@ -57,6 +57,35 @@ fn from_row(r: &AnyRow) -> sqlx::Result<UserRow> {
     })
 }
 
+/// Why a change to an account was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("no such account")]
+    NotFound,
+    /// The change would leave no enabled administrator.
+    #[error("this is the last enabled administrator")]
+    LastAdmin,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Key of the PostgreSQL advisory lock taken by changes that could remove the last
+/// administrator ("convena" in ASCII; the migrations and the janitor use others).
+const ADMIN_GUARD_LOCK: i64 = 0x0063_6f6e_7665_6e61;
+
+/// Why a guarded statement changed no row: the account is missing, or it is the last admin.
+async fn not_changed(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: UserId) -> AccountError {
+    match sqlx::query("SELECT 1 AS one FROM users WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(&mut **tx)
+        .await
+    {
+        Ok(Some(_)) => AccountError::LastAdmin,
+        Ok(None) => AccountError::NotFound,
+        Err(e) => AccountError::Db(e),
+    }
+}
+
 /// Is this error a unique-key violation (a duplicate login, say)?
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
@@ -133,7 +162,8 @@ impl Store {
         .collect()
     }
 
-    /// Updates the given fields; `Ok(None)` when the account does not exist.
+    /// Updates the given fields, all or none. Refused with [`AccountError::LastAdmin`]
+    /// when the change would leave no enabled administrator (see [`Store::delete_user`]).
     pub async fn update_user(
         &self,
         id: UserId,
@@ -141,33 +171,32 @@ impl Store {
         display_name: Option<&str>,
         enabled: Option<bool>,
         password_hash: Option<&str>,
-    ) -> sqlx::Result<Option<UserRow>> {
+    ) -> Result<UserRow, AccountError> {
         let mut tx = self.pool().begin().await?;
-        let exists = sqlx::query("SELECT 1 AS one FROM users WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if !exists {
-            return Ok(None);
+        if role.is_some() || enabled.is_some() {
+            self.lock_admin_guard(&mut tx).await?;
         }
-        if let Some(role) = role {
-            sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
-                .bind(role.as_str())
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?;
+        // The guarded write comes first: on SQLite it takes the write lock at once, and
+        // it tells whether the account exists.
+        let res = sqlx::query(
+            "UPDATE users SET role = COALESCE($2, role), enabled = COALESCE($3, enabled)
+             WHERE id = $1
+               AND (role <> 'admin' OR enabled = 0
+                    OR (COALESCE($2, role) = 'admin' AND COALESCE($3, enabled) = 1)
+                    OR EXISTS (SELECT 1 FROM users o
+                               WHERE o.id <> $1 AND o.role = 'admin' AND o.enabled = 1))",
+        )
+        .bind(id.0)
+        .bind(role.map(Role::as_str))
+        .bind(enabled.map(i64::from))
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(not_changed(&mut tx, id).await);
         }
         if let Some(name) = display_name {
             sqlx::query("UPDATE users SET display_name = $1 WHERE id = $2")
                 .bind(name)
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let Some(enabled) = enabled {
-            sqlx::query("UPDATE users SET enabled = $1 WHERE id = $2")
-                .bind(enabled as i64)
                 .bind(id.0)
                 .execute(&mut *tx)
                 .await?;
@@ -180,16 +209,63 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        self.user(id).await
+        self.user(id).await?.ok_or(AccountError::NotFound)
     }
 
-    /// Deletes an account (its sessions, memberships and connections go with it).
-    pub async fn delete_user(&self, id: UserId) -> sqlx::Result<bool> {
-        let res = sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(id.0)
-            .execute(self.pool())
-            .await?;
-        Ok(res.rows_affected() > 0)
+    /// Deletes an account (its sessions, memberships and connections go with it), unless
+    /// it is the last enabled administrator ([`AccountError::LastAdmin`]).
+    ///
+    /// The rule "at least one enabled administrator stays" is part of the statement, not a
+    /// check before it, so two concurrent changes cannot both pass it; on PostgreSQL a
+    /// transaction lock also serialises them (a row count in one transaction does not see
+    /// the other's uncommitted change).
+    pub async fn delete_user(&self, id: UserId) -> Result<(), AccountError> {
+        let mut tx = self.pool().begin().await?;
+        self.lock_admin_guard(&mut tx).await?;
+        let res = sqlx::query(
+            "DELETE FROM users
+             WHERE id = $1
+               AND (role <> 'admin' OR enabled = 0
+                    OR EXISTS (SELECT 1 FROM users o
+                               WHERE o.id <> $1 AND o.role = 'admin' AND o.enabled = 1))",
+        )
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(not_changed(&mut tx, id).await);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Is this account the only enabled administrator? (For a quick refusal before work
+    /// that precedes the change; the change itself is guarded again.)
+    pub async fn is_last_enabled_admin(&self, id: UserId) -> sqlx::Result<bool> {
+        Ok(sqlx::query(
+            "SELECT 1 AS one FROM users
+             WHERE id = $1 AND role = 'admin' AND enabled = 1
+               AND NOT EXISTS (SELECT 1 FROM users o
+                               WHERE o.id <> $1 AND o.role = 'admin' AND o.enabled = 1)",
+        )
+        .bind(id.0)
+        .fetch_optional(self.pool())
+        .await?
+        .is_some())
+    }
+
+    /// On PostgreSQL, serialises the changes that could remove the last administrator.
+    async fn lock_admin_guard(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ) -> sqlx::Result<()> {
+        if self.dialect() == super::Dialect::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(ADMIN_GUARD_LOCK)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Logins of existing users among `ids`, to validate a room's member list.

@@ -69,6 +69,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/app.js"),
     asset!("js/api.js"),
     asset!("js/dom.js"),
+    asset!("js/media.js"),
     asset!("js/protocol.js"),
     asset!("js/ui.js"),
     asset!("js/views/admin.js"),
@@ -79,6 +80,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/views/admin-users.js"),
     asset!("js/views/login.js"),
     asset!("js/views/room.js"),
+    asset!("js/views/room-media.js"),
     asset!("js/views/room-parts.js"),
     asset!("js/views/rooms.js"),
 ];

@@ -83,6 +83,7 @@ impl Driver {
                     "--disable-component-update", "--disable-sync", "--window-size=1280,900",
                     format!("--user-data-dir={}", profile.path().display()),
                     "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                    "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
                 ]
             }
         });

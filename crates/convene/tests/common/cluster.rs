@@ -42,6 +42,7 @@ impl NodeProc {
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(["--node-id", &id.to_string(), "--public-url", &url])
             .args(["--database-url", db_url])
+            .args(["--media-port", "0"])
             .arg("--storage")
             .arg(storage)
             .arg("--data-dir")

@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod cluster;
 pub mod pg;
+pub mod rtc;
 pub mod ws;
 
 use convene::{Config, Settings};
@@ -44,6 +45,7 @@ pub fn test_settings(data_dir: &std::path::Path) -> Settings {
         listen: Some("127.0.0.1:0".into()),
         admin_password: Some(ADMIN_PASSWORD.into()),
         room_grace: Some(1),
+        media_port: Some(0),
         ..Settings::default()
     }
 }

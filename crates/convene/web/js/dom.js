@@ -52,6 +52,13 @@ const ICONS = {
   plus: 'M12 5v14 M5 12h14',
   refresh: 'M20 12a8 8 0 1 1-2.3-5.6 M20 4v4h-4',
   close: 'M6 6l12 12 M18 6L6 18',
+  mic: 'M12 3a3 3 0 0 0-3 3v5a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3z M19 11a7 7 0 0 1-14 0 M12 18v3 M9 21h6',
+  video_off: 'M3 3l18 18 M16 16.5V17a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V7a2 2 0 0 1 2-2h1.5 M10.5 5H14a2 2 0 0 1 2 2v3.5l5-3.5v10l-1.5-1',
+  screen: 'M3 6a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z M8 21h8 M12 17v4 M12 13.5V8 M9.5 10.5L12 8l2.5 2.5',
+  screen_off: 'M3 6a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z M8 21h8 M12 17v4 M9.5 8l5 5 M14.5 8l-5 5',
+  sliders: 'M4 7h8 M16 7h4 M14 5v4 M4 17h4 M12 17h8 M10 15v4 M4 12h12 M20 12h0 M18 10v4',
+  volume: 'M4 9.5v5h3.5L12 18V6L7.5 9.5z M15.5 9a4 4 0 0 1 0 6 M18.5 6.5a7.5 7.5 0 0 1 0 11',
+  presenter: 'M3 4h18 M5 4v9a1 1 0 0 0 1 1h12a1 1 0 0 0 1-1V4 M12 14v3 M8.5 20.5L12 17l3.5 3.5',
 };
 
 /** An inline SVG icon (decorative: aria-hidden). */

@@ -11,7 +11,10 @@
 // A node killed with `kill -9` keeps its rooms for about 5 s, until the cluster notices: meanwhile `enter`
 // may fail or name the dead node. The session never navigates to a node that does not answer (it probes
 // the node's /ws first), and when the node serving this page is the dead one it moves the page to another
-// node of the cluster (known from GET /api/v1/servers) that answers.
+// node of the cluster (the live nodes of the last `welcome`) that answers.
+//
+// Media signalling frames (media_offer, media_answer, media_tracks, media_closed) are passed on as 'media'
+// events to js/media.js; the session keeps the media state of the participants (media, presenter, can_publish).
 
 /** Close codes of the protocol. */
 export const CloseCode = Object.freeze({
@@ -159,6 +162,7 @@ export class RoomConnection extends EventTarget {
 }
 
 export const MAX_CHAT_LENGTH = 2000;
+const NO_MEDIA = Object.freeze({ microphone: false, camera: false, screen: false });
 const LIVENESS_TICK_MS = 5000;
 const PING_EVERY_MS = 10000;
 const PONG_TIMEOUT_MS = 12000; // a ping unanswered (and nothing else received) this long: the node is gone
@@ -269,7 +273,10 @@ function sameOrigin(url, origin) {
  *   state [{state}]  'entering' | 'connecting' | 'open' | 'reconnecting' | 'redirecting' | 'ended'
  *   welcome, participants, chat [{message}], hand [{participant}], moderator [{participant, by, you}],
  *   mute_requested [{by}], room [{room}], left [{participant, reason}], joined [{participant}],
- *   server_error [{code, message}],
+ *   server_error [{code, message, handled}]  (a listener that deals with the error sets handled = true),
+ *   media_state [{participant, media}], publish_rights [{can_publish, reason}], muted [{by}],
+ *   presenter [{participant, presenter, by, you}], active_speaker [{id}],
+ *   media [{frame}]  media_offer, media_answer, media_tracks or media_closed, for js/media.js,
  *   draining [{deadline_seconds, until}]  this node is being drained: at `until` (a Date.now() time) the
  *                 connection closes with 1001 and the session enters again, landing on another node
  *   retry [{attempt, delay, message, code}]   a re-entry is scheduled (delay 0: under way now)
@@ -289,7 +296,6 @@ export class RoomSession extends EventTarget {
    * @param {(url: string) => void} [opts.navigate]  goes to another node's room page
    * @param {(url: string) => WebSocket} [opts.makeSocket]
    * @param {Storage|null} [opts.storage]  remembers redirects, to stop a redirect loop
-   * @param {() => Promise<object[]>} [opts.servers]  GET /servers: the other nodes, for failover
    * @param {(wsUrl: string) => Promise<boolean>} [opts.probe]  whether a node answers (default probeNode)
    * @param {(attempt: number) => number} [opts.backoff]  delay before re-entry attempt n (default backoffDelay)
    */
@@ -301,7 +307,6 @@ export class RoomSession extends EventTarget {
     this.navigate = opts.navigate ?? ((url) => globalThis.location.assign(url));
     this.makeSocket = opts.makeSocket;
     this.storage = opts.storage === undefined ? safeSessionStorage() : opts.storage;
-    this.serversFn = opts.servers ?? null;
     this.probe = opts.probe ?? ((url) => probeNode(url, this.makeSocket));
     this.backoff = opts.backoff ?? backoffDelay;
 
@@ -317,7 +322,9 @@ export class RoomSession extends EventTarget {
     this.badTokens = 0;
     this.quickMoves = 0;
     this.unreachable = 0; // consecutive failures to reach this page's node
-    this.peers = []; // other running nodes [{id, name, url}], from the last GET /servers
+    this.peers = []; // the live nodes [{id, name, url}] of the last welcome, for failover
+    this.media = null; // welcome.media: {available, ice_servers, can_publish}
+    this.speaker = null; // the active speaker's participant id
     this.drainingUntil = null;
     this.timer = null;
     this.pingTimer = null;
@@ -388,6 +395,11 @@ export class RoomSession extends EventTarget {
   grantModerator(pid) { return !!this.conn && this.conn.grantModerator(pid); }
   revokeModerator(pid) { return !!this.conn && this.conn.revokeModerator(pid); }
   askMute(pid) { return !!this.conn && this.conn.askMute(pid); }
+  mute(pid) { return this.send('mute', { participant_id: pid }); }
+  grantPresenter(pid) { return this.send('grant_presenter', { participant_id: pid }); }
+  revokePresenter(pid) { return this.send('revoke_presenter', { participant_id: pid }); }
+  /** Any request frame (the media engine's signalling); false when not connected. */
+  send(type, fields = {}) { return !!this.conn && this.conn.send(type, fields); }
 
   // --- internals ---
   #emit(type, detail = {}) {
@@ -478,21 +490,6 @@ export class RoomSession extends EventTarget {
     this.#emit('redirecting', { server: target, failover: true });
     this.navigate(`${target.url.replace(/\/+$/, '')}/room/${encodeURIComponent(this.roomId)}#moved`);
     return true;
-  }
-
-  /** Remembers the other running nodes of the cluster, for failover. */
-  async #loadPeers() {
-    if (!this.serversFn) return;
-    try {
-      const list = await this.serversFn();
-      if (!Array.isArray(list)) return;
-      this.peers = list
-        .filter((s) => s && !s.this_node && s.status === 'up' && typeof s.url === 'string' && s.url)
-        .map((s) => ({ id: s.id, name: s.name, url: s.url }));
-    } catch (err) {
-      // Not allowed to read the list (403): no failover for this visit; stop asking. Else keep the last list.
-      if (err?.status === 403) this.serversFn = null;
-    }
   }
 
   #connect(answer) {
@@ -626,13 +623,20 @@ export class RoomSession extends EventTarget {
         for (const p of f.participants || []) this.participants.set(p.id, p);
         if (this.you) this.participants.set(this.you.id, this.you);
         for (const m of f.history || []) this.#addMessage(m);
+        this.media = f.media ?? null;
+        this.speaker = null;
+        // The live nodes of the cluster: where to go if the node serving this page dies.
+        if (Array.isArray(f.servers)) {
+          this.peers = f.servers
+            .filter((s) => s && typeof s.url === 'string' && s.url)
+            .map((s) => ({ id: s.id, name: s.name, url: s.url }));
+        }
         this.attempt = 0;
         this.badTokens = 0;
         this.quickMoves = 0;
         this.unreachable = 0;
         this.drainingUntil = null;
         this.#clearRedirects();
-        this.#loadPeers();
         this.#setState('open');
         this.#startPing();
         this.#emit('welcome', { you: this.you, room: this.room, server: this.server });
@@ -664,7 +668,10 @@ export class RoomSession extends EventTarget {
         break;
       }
       case 'moderator': {
-        const p = this.#patch(f.participant_id, { moderator: !!f.moderator });
+        const old = this.participants.get(f.participant_id);
+        const fields = { moderator: !!f.moderator };
+        if (old && this.room?.kind === 'presentation' && !(this.you && this.you.id === old.id)) fields.can_publish = !!f.moderator || !!old.presenter;
+        const p = this.#patch(f.participant_id, fields);
         this.#emit('moderator', {
           participant: p,
           moderator: !!f.moderator,
@@ -682,7 +689,48 @@ export class RoomSession extends EventTarget {
         this.#emit('room', { room: this.room });
         break;
       case 'error':
-        this.#emit('server_error', { code: f.code, message: f.message });
+        this.#emit('server_error', { code: f.code, message: f.message, handled: false });
+        break;
+      case 'media_state': {
+        const media = { microphone: !!f.microphone, camera: !!f.camera, screen: !!f.screen };
+        const p = this.#patch(f.participant_id, { media });
+        this.#emit('media_state', { participant: p, media });
+        this.#emit('participants');
+        break;
+      }
+      case 'publish_rights': {
+        const can = !!f.can_publish;
+        if (this.you) this.#patch(this.you.id, can ? { can_publish: true } : { can_publish: false, media: { ...NO_MEDIA } });
+        this.media = { ...(this.media || {}), can_publish: can };
+        this.#emit('publish_rights', { can_publish: can, reason: f.reason || '' });
+        this.#emit('participants');
+        break;
+      }
+      case 'muted':
+        if (this.you) this.#patch(this.you.id, { media: { ...NO_MEDIA, ...(this.you.media || {}), microphone: false } });
+        this.#emit('muted', { by: f.by });
+        this.#emit('participants');
+        break;
+      case 'presenter': {
+        const old = this.participants.get(f.participant_id);
+        const presenter = !!f.presenter;
+        // In a presentation, moderators and presenters publish: the others learn it from this frame.
+        const fields = { presenter };
+        if (old && this.room?.kind === 'presentation' && !(this.you && this.you.id === old.id)) fields.can_publish = presenter || !!old.moderator;
+        const p = this.#patch(f.participant_id, fields);
+        this.#emit('presenter', { participant: p, presenter, by: f.by, you: !!this.you && this.you.id === f.participant_id });
+        this.#emit('participants');
+        break;
+      }
+      case 'active_speaker':
+        this.speaker = f.participant_id ?? null;
+        this.#emit('active_speaker', { id: this.speaker });
+        break;
+      case 'media_offer':
+      case 'media_answer':
+      case 'media_tracks':
+      case 'media_closed':
+        this.#emit('media', { frame: f });
         break;
       case 'draining': {
         // This node is being drained. Nothing to do but tell the person: at the deadline the server

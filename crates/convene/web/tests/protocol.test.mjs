@@ -64,13 +64,14 @@ function makeSession(enter, extra = {}) {
   return { s, events };
 }
 
-function welcome(sock, you, others = [], history = [], server = { id: 1, name: 'node-a' }) {
+function welcome(sock, you, others = [], history = [], server = { id: 1, name: 'node-a' }, extra = {}) {
   sock.open();
   sock.receive({
     type: 'welcome', you, room: { id: 7, name: 'Maths', kind: 'conference', capacity: 10 },
-    participants: [you, ...others], history, server,
+    participants: [you, ...others], history, server, ...extra,
   });
 }
+const NODE_B = { id: 2, name: 'node-b', url: 'http://node-b:5081' };
 
 const fail = (status, message, code = status ? `http_${status}` : 'network') => Object.assign(new Error(message), { status, code });
 
@@ -377,11 +378,11 @@ test('the node serving the page dies: the page moves to another node that answer
   let calls = 0;
   const visits = [];
   const probed = [];
+  // welcome.servers: the live nodes, this one included.
   const servers = [
-    { id: 1, name: 'node-a', url: ORIGIN, status: 'up', this_node: true },
-    { id: 2, name: 'node-b', url: 'http://node-b:5081', status: 'up', this_node: false },
-    { id: 3, name: 'node-c', url: 'http://node-c:5083', status: 'down', this_node: false },
-    { id: 4, name: 'node-d', url: 'https://node-d/convene', status: 'up', this_node: false },
+    { id: 1, name: 'node-a', url: ORIGIN },
+    { id: 2, name: 'node-b', url: 'http://node-b:5081' },
+    { id: 4, name: 'node-d', url: 'https://node-d/convene' },
   ];
   const { s, events } = makeSession(async () => {
     calls += 1;
@@ -389,20 +390,18 @@ test('the node serving the page dies: the page moves to another node that answer
     return answer(calls);
   }, {
     backoff: () => 1,
-    servers: async () => servers,
     probe: async (url) => { probed.push(url); return url.startsWith('wss://node-d'); },
     navigate: (u) => visits.push(u),
   });
   s.start();
   await until(() => FakeSocket.all.length === 1);
-  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')));
-  await tick(5); // the server list loads after the welcome
-  assert.deepEqual(s.peers.map((p) => p.id), [2, 4], 'only the other running nodes');
+  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')), [], [], undefined, { servers });
+  assert.deepEqual(s.peers.map((p) => p.id), [1, 2, 4]);
   down = true;
   FakeSocket.all[0].serverClose(1006);
   await until(() => visits.length === 1);
   assert.deepEqual(visits, ['https://node-d/convene/room/7#moved']);
-  assert.deepEqual(probed.sort(), ['ws://node-b:5081/ws', 'wss://node-d/convene/ws']);
+  assert.deepEqual(probed.sort(), ['ws://node-b:5081/ws', 'wss://node-d/convene/ws'], 'not this page\'s own node');
   assert.equal(s.state, 'redirecting');
   assert.ok(events.some((e) => e.type === 'redirecting' && e.failover && e.server.id === 4));
 });
@@ -416,13 +415,12 @@ test('no other node answers either (the network is down): keep retrying here', a
     return answer(calls);
   }, {
     backoff: () => 1,
-    servers: async () => [{ id: 2, name: 'node-b', url: 'http://node-b:5081', status: 'up', this_node: false }],
     probe: async () => false,
     navigate: (u) => visits.push(u),
   });
   s.start();
   await until(() => FakeSocket.all.length === 1);
-  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')));
+  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')), [], [], undefined, { servers: [NODE_B] });
   await tick(5);
   FakeSocket.all[0].serverClose(1006);
   await until(() => calls > 10);
@@ -439,12 +437,11 @@ test('an API error from this node (503 unavailable) is no reason to move', async
     return answer(calls);
   }, {
     backoff: () => 1,
-    servers: async () => [{ id: 2, name: 'node-b', url: 'http://node-b:5081', status: 'up', this_node: false }],
     navigate: (u) => visits.push(u),
   });
   s.start();
   await until(() => FakeSocket.all.length === 1);
-  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')));
+  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')), [], [], undefined, { servers: [NODE_B] });
   await tick(5);
   FakeSocket.all[0].serverClose(1006);
   await until(() => calls > 10);
@@ -517,28 +514,43 @@ test('a re-entry that lands on another node says so in the URL (#moved); a first
   assert.equal(s.state, 'redirecting');
 });
 
-test('a server list the account may not read (403) is asked for once, and there is no failover', async () => {
-  let asked = 0;
+test('failover uses the live nodes of the last welcome; a welcome without a list keeps the previous one', async () => {
   let calls = 0;
   const visits = [];
   const { s } = makeSession(async () => {
     calls += 1;
-    if (calls === 2) throw fail(0, 'Cannot reach the server.');
+    if (calls >= 3) throw fail(0, 'Cannot reach the server.');
     return answer(calls);
   }, {
     backoff: () => 1,
-    servers: async () => { asked += 1; throw fail(403, 'administrators only', 'forbidden'); },
     navigate: (u) => visits.push(u),
   });
   s.start();
   await until(() => FakeSocket.all.length === 1);
-  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')));
-  await tick(5);
-  FakeSocket.all[0].serverClose(1006);
+  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')), [], [], undefined, { servers: [{ id: 1, name: 'node-a', url: ORIGIN }, NODE_B] });
+  assert.deepEqual(s.peers.map((p) => p.id), [1, 2]);
+  FakeSocket.all[0].serverClose(1011);
   await until(() => FakeSocket.all.length === 2);
   welcome(FakeSocket.all[1], part('ab', user(1, 'ann')));
-  await tick(5);
-  assert.equal(asked, 1);
+  assert.deepEqual(s.peers.map((p) => p.id), [1, 2], 'kept');
+  FakeSocket.all[1].serverClose(1006);
+  await until(() => visits.length === 1);
+  assert.deepEqual(visits, ['http://node-b:5081/room/7#moved']);
+});
+
+test('a single-node cluster has nowhere to fail over to: keep retrying here', async () => {
+  let calls = 0;
+  const visits = [];
+  const { s } = makeSession(async () => {
+    calls += 1;
+    if (calls > 1) throw fail(0, 'Cannot reach the server.');
+    return answer(calls);
+  }, { backoff: () => 1, navigate: (u) => visits.push(u) });
+  s.start();
+  await until(() => FakeSocket.all.length === 1);
+  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')), [], [], undefined, { servers: [{ id: 1, name: 'node-a', url: ORIGIN }] });
+  FakeSocket.all[0].serverClose(1006);
+  await until(() => calls > 6);
   assert.deepEqual(visits, []);
-  assert.equal(s.state, 'open');
+  assert.equal(s.state, 'reconnecting');
 });

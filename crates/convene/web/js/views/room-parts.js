@@ -13,7 +13,10 @@ export function avatar(name) {
 
 const ACTIONS = [
   { action: 'lower_hand', label: 'Lower hand', when: (p) => p.hand_raised, aria: (n) => `Lower the hand of ${n}` },
-  { action: 'ask_mute', label: 'Ask to mute', when: () => true, icon: 'mic_off', aria: (n) => `Ask ${n} to mute` },
+  { action: 'mute', label: 'Mute', when: (p) => !!p.media?.microphone, icon: 'mic_off', aria: (n) => `Turn off the microphone of ${n}` },
+  { action: 'ask_mute', label: 'Ask to mute', when: (p) => !p.media?.microphone, aria: (n) => `Ask ${n} to mute` },
+  { action: 'grant_presenter', label: 'Make presenter', when: (p, kind) => kind === 'presentation' && !p.presenter && !p.moderator, icon: 'presenter', aria: (n) => `Let ${n} present` },
+  { action: 'revoke_presenter', label: 'Remove presenter', when: (p, kind) => kind === 'presentation' && !!p.presenter, aria: (n) => `Stop ${n} presenting` },
   { action: 'grant_moderator', label: 'Make moderator', when: (p) => !p.moderator, aria: (n) => `Make ${n} a moderator` },
   { action: 'revoke_moderator', label: 'Revoke moderator', when: (p) => p.moderator, aria: (n) => `Revoke moderator rights of ${n}` },
   { action: 'kick', label: 'Remove', when: () => true, icon: 'kick', danger: true, aria: (n) => `Remove ${n} from the room` },
@@ -21,10 +24,12 @@ const ACTIONS = [
 
 /**
  * Renders the participant list in place.
- * Each row: li[data-participant-id][data-login], .participant-name, .badge-moderator, .hand-indicator,
- * and for moderators buttons [data-action] (lower_hand, ask_mute, grant_moderator, revoke_moderator, kick).
+ * Each row: li[data-participant-id][data-login][data-microphone][data-camera][data-screen], .participant-name,
+ * .badge-moderator, .badge-presenter, .hand-indicator, .media-icons (.media-microphone, .media-camera, .media-screen),
+ * and for moderators buttons [data-action] (lower_hand, mute, ask_mute, grant_presenter, revoke_presenter,
+ * grant_moderator, revoke_moderator, kick). kind: the room's kind; speaker: the active speaker's id.
  */
-export function renderParticipants(ul, participants, { you, moderator, onAction }) {
+export function renderParticipants(ul, participants, { you, moderator, onAction, kind = null, speaker = null }) {
   // Keep keyboard focus on the same button across re-renders.
   const active = document.activeElement;
   let focusKey = null;
@@ -41,11 +46,13 @@ export function renderParticipants(ul, participants, { you, moderator, onAction 
     const badges = h('span', { class: 'participant-badges' },
       isYou ? h('span', { class: 'badge badge-you' }, 'You') : null,
       p.moderator ? h('span', { class: 'badge badge-moderator', title: 'Moderator' }, icon('shield'), 'Moderator') : null,
+      p.presenter ? h('span', { class: 'badge badge-presenter', title: 'May speak and show video in this presentation' }, icon('presenter'), 'Presenter') : null,
       p.hand_raised ? h('span', { class: 'hand-indicator', title: 'Hand raised', role: 'img', 'aria-label': 'Hand raised' }, icon('hand')) : null);
+    const media = mediaIcons(p);
     let actions = null;
     if (moderator && !isYou) {
       actions = h('div', { class: 'participant-actions' },
-        ACTIONS.filter((a) => a.when(p)).map((a) => h('button', {
+        ACTIONS.filter((a) => a.when(p, kind)).map((a) => h('button', {
           type: 'button',
           class: ['btn', 'btn-small', a.danger ? 'btn-danger-ghost' : 'btn-secondary'],
           dataset: { action: a.action },
@@ -53,17 +60,23 @@ export function renderParticipants(ul, participants, { you, moderator, onAction 
           on: { click: () => onAction(a.action, p) },
         }, a.icon ? icon(a.icon) : null, a.label)));
     }
+    const m = p.media || {};
+    const speaking = speaker != null && String(speaker) === String(p.id) && !!m.microphone;
     return h('li', {
-      class: ['participant', isYou ? 'is-you' : null, p.hand_raised ? 'hand-raised' : null, p.moderator ? 'is-moderator' : null],
+      class: ['participant', isYou ? 'is-you' : null, p.hand_raised ? 'hand-raised' : null, p.moderator ? 'is-moderator' : null, speaking ? 'speaking' : null],
       dataset: {
         participantId: String(p.id),
         login: user.login || '',
         userId: user.id != null ? String(user.id) : '',
         moderator: String(!!p.moderator),
         hand: String(!!p.hand_raised),
+        microphone: String(!!m.microphone),
+        camera: String(!!m.camera),
+        screen: String(!!m.screen),
+        presenter: String(!!p.presenter),
       },
     },
-    h('div', { class: 'participant-row' }, avatar(name), h('div', { class: 'participant-main' }, nameEl, badges)),
+    h('div', { class: 'participant-row' }, avatar(name), h('div', { class: 'participant-main' }, nameEl, badges), media),
     actions);
   });
   ul.replaceChildren(...rows);
@@ -72,6 +85,27 @@ export function renderParticipants(ul, participants, { you, moderator, onAction 
     const li = ul.querySelector(`li[data-participant-id="${CSS.escape(focusKey.id)}"]`);
     const target = li && (focusKey.action ? li.querySelector(`[data-action="${CSS.escape(focusKey.action)}"]`) : null);
     (target || li?.querySelector('button') || ul.closest('section'))?.focus?.();
+  }
+}
+
+/** The microphone, camera and screen state of a participant: icons for what is on; a crossed microphone when
+ * they may speak but are silent. */
+function mediaIcons(p) {
+  const m = p.media || {};
+  const item = (cls, name, label) => h('span', { class: ['media-icon', cls], role: 'img', 'aria-label': label, title: label }, icon(name));
+  const items = [
+    m.screen ? item('media-screen', 'screen', 'Sharing their screen') : null,
+    m.camera ? item('media-camera', 'video', 'Camera on') : null,
+    m.microphone ? item('media-microphone is-on', 'mic', 'Microphone on')
+      : p.can_publish ? item('media-microphone is-off', 'mic_off', 'Microphone off') : null,
+  ].filter(Boolean);
+  return items.length ? h('span', { class: 'media-icons' }, items) : null;
+}
+
+/** The active speaker's row gets .speaking (without rebuilding the list). */
+export function markSpeaker(ul, id) {
+  for (const li of ul.querySelectorAll('li[data-participant-id]')) {
+    li.classList.toggle('speaking', id != null && li.dataset.participantId === String(id) && li.dataset.microphone === 'true');
   }
 }
 

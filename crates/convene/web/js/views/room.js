@@ -3,7 +3,8 @@ import { api } from '../api.js';
 import { RoomSession, MAX_CHAT_LENGTH, displayName, LEFT_REASONS } from '../protocol.js';
 import { h, mount, icon, KIND_LABELS } from '../dom.js';
 import { confirmDialog } from '../ui.js';
-import { renderParticipants, renderMessage, avatar } from './room-parts.js';
+import { renderParticipants, renderMessage, avatar, markSpeaker } from './room-parts.js';
+import { createMediaView } from './room-media.js';
 
 const STATE_LABELS = {
   idle: 'Not connected',
@@ -29,6 +30,13 @@ export function renderRoom(container, { app, params, query }) {
   }
   document.title = 'Room · Convene';
 
+  const session = new RoomSession({
+    roomId,
+    enter: () => api.enterRoom(roomId, { quiet401: true }),
+  });
+  // Audio and video (before the other listeners: it claims the errors of its own requests).
+  const mediaView = createMediaView({ session, notice: (...a) => notice(...a), nameOf: (who) => nameOf(who) });
+
   // --- skeleton -----------------------------------------------------------------------------
   const title = h('h1', { id: 'room-name', class: 'room-title' }, 'Room');
   const kind = h('span', { id: 'room-kind', class: 'badge badge-kind', hidden: true });
@@ -41,10 +49,7 @@ export function renderRoom(container, { app, params, query }) {
   const notices = h('div', { id: 'room-notices', class: 'notices', role: 'log', 'aria-live': 'polite', 'aria-label': 'Room notices' });
   const ended = h('div', { id: 'room-ended', class: 'room-ended panel', hidden: true, role: 'alert', tabindex: '-1' });
 
-  const media = h('section', { id: 'media', class: 'media-stage', 'aria-label': 'Video' },
-    h('div', { class: 'media-placeholder' },
-      icon('video', 'icon icon-xl'),
-      h('p', {}, 'Video and screen sharing will appear here.')));
+  const media = mediaView.section;
 
   const handBtn = h('button', { type: 'button', id: 'hand-toggle', class: 'btn btn-secondary btn-tool', 'aria-pressed': 'false', disabled: true },
     icon('hand'), h('span', { class: 'label' }, 'Raise hand'));
@@ -80,7 +85,9 @@ export function renderRoom(container, { app, params, query }) {
         notices,
         ended,
         media,
-        h('div', { class: 'room-toolbar', role: 'toolbar', 'aria-label': 'Room controls' }, handBtn, leaveBtn)),
+        h('div', { class: 'room-toolbar', role: 'toolbar', 'aria-label': 'Room controls' },
+          h('div', { class: 'toolbar-group' }, mediaView.controls),
+          h('div', { class: 'toolbar-group' }, handBtn, leaveBtn))),
       h('aside', { class: 'room-side', 'aria-label': 'Participants and chat' },
         h('section', { class: 'panel side-panel participants-panel', id: 'participants-panel' },
           h('h2', { id: 'participants-title' }, icon('users'), ' Participants ', participantTotal),
@@ -92,12 +99,6 @@ export function renderRoom(container, { app, params, query }) {
   mount(container, root);
 
   // --- session ------------------------------------------------------------------------------
-  const session = new RoomSession({
-    roomId,
-    enter: () => api.enterRoom(roomId, { quiet401: true }),
-    // The other nodes of the cluster: where to go if the node serving this page dies.
-    servers: () => api.servers({ quiet401: true }),
-  });
   let everConnected = false;
   let lastServerId = null;
   let retryTimer = null;
@@ -169,6 +170,8 @@ export function renderRoom(container, { app, params, query }) {
       you: session.you,
       moderator: session.isModerator,
       onAction: moderate,
+      kind: session.room?.kind,
+      speaker: session.speaker,
     });
     root.classList.toggle('is-moderator', session.isModerator);
     updateHand();
@@ -195,6 +198,12 @@ export function renderRoom(container, { app, params, query }) {
         if (sent) notice(`${name} was asked to mute their microphone.`, 'info', { ms: 5000 });
         break;
       case 'lower_hand': sent = session.lowerHand(p.id); break;
+      case 'mute':
+        sent = session.mute(p.id);
+        if (sent) notice(`${name}’s microphone was turned off.`, 'info', { ms: 5000 });
+        break;
+      case 'grant_presenter': sent = session.grantPresenter(p.id); break;
+      case 'revoke_presenter': sent = session.revokePresenter(p.id); break;
       default: return;
     }
     if (!sent) notice('Not connected to the room: the action was not sent.', 'warn');
@@ -378,7 +387,16 @@ export function renderRoom(container, { app, params, query }) {
       notice(`${displayName(participant)} ${LEFT_REASONS.kicked}.`, 'info', { ms: 6000 });
     }
   });
-  on('server_error', ({ message, code }) => notice(message || `The server refused the request (${code}).`, 'error'));
+  on('server_error', ({ message, code, handled }) => {
+    if (!handled) notice(message || `The server refused the request (${code}).`, 'error');
+  });
+  on('active_speaker', ({ id }) => markSpeaker(participantList, id));
+  on('presenter', ({ participant, presenter, by, you }) => {
+    if (you) notice(presenter ? `${nameOf(by)} made you a presenter.` : 'You are no longer a presenter.', 'info', { ms: 6000 });
+    else if (participant && session.isModerator) {
+      notice(`${displayName(participant)} ${presenter ? 'is now a presenter' : 'is no longer a presenter'}.`, 'info', { ms: 5000 });
+    }
+  });
   on('redirecting', ({ server, failover }) => {
     const name = server && server.name ? server.name : null;
     statusText.textContent = failover
@@ -422,5 +440,6 @@ export function renderRoom(container, { app, params, query }) {
     clearInterval(retryTimer);
     clearInterval(drainTimer);
     session.stop();
+    mediaView.destroy();
   };
 }

@@ -1,13 +1,17 @@
-//! The live room actor. It alone owns the room's participants, their hands and
-//! moderator rights; it writes the connection rows and chat, and fans frames out
-//! to each connection's bounded queue.
+//! The live room actor. It alone owns the room's participants, their hands,
+//! moderator and publishing rights; it writes the connection rows and chat, fans
+//! frames out to each connection's bounded queue, and tells the node's media service
+//! who is in the room and who may publish (`media.rs`).
+
+mod media;
 
 use super::{JoinRefused, RoomCmd};
 use crate::ids::{ConnectionId, UserId};
+use crate::media::MediaCmd;
 use crate::server::AppState;
 use crate::signal::protocol::{
-    ChatView, ClientMsg, CloseFrame, LeaveReason, ParticipantView, RoomView, ServerMsg, ServerRef,
-    UserView, clean_chat, close,
+    ChatView, ClientMsg, CloseFrame, LeaveReason, MediaFlags, MediaWelcome, NodeLink,
+    ParticipantView, RoomView, ServerMsg, ServerRef, UserView, clean_chat, close,
 };
 use crate::store::{NewConnection, Role, RoomRow};
 use crate::time::rfc3339;
@@ -35,6 +39,8 @@ struct Member {
     role: Role,
     frames: mpsc::Sender<Arc<str>>,
     closer: Option<oneshot::Sender<CloseFrame>>,
+    /// Has an accepted offer and sends something (counts toward the interview limit).
+    publishing: bool,
 }
 
 struct Room {
@@ -43,6 +49,8 @@ struct Room {
     /// In joining order.
     members: Vec<Member>,
     empty_since: Option<Instant>,
+    /// Commands for the media service, sent after each message is handled.
+    media_out: Vec<MediaCmd>,
 }
 
 pub(super) fn spawn(state: AppState, room: RoomRow, rx: mpsc::Receiver<RoomCmd>) {
@@ -55,6 +63,7 @@ pub(super) fn spawn(state: AppState, room: RoomRow, rx: mpsc::Receiver<RoomCmd>)
             room,
             members: Vec::new(),
             empty_since: Some(Instant::now()),
+            media_out: Vec::new(),
         };
         actor.run(rx).await;
         state.metrics.live_rooms.dec();
@@ -69,7 +78,10 @@ impl Room {
             let idle_deadline = self.empty_since.map(|t| t + grace);
             tokio::select! {
                 cmd = rx.recv() => match cmd {
-                    Some(cmd) => self.handle(cmd).await,
+                    Some(cmd) => {
+                        self.handle(cmd).await;
+                        self.flush_media().await;
+                    }
                     None => break,
                 },
                 _ = sleep_until_opt(idle_deadline) => {
@@ -138,6 +150,11 @@ impl Room {
                 }
                 .to_frame();
                 self.broadcast(frame);
+                // The kind may have changed: publishing rights follow.
+                let ids: Vec<_> = self.members.iter().map(|m| m.view.id.clone()).collect();
+                for id in ids {
+                    self.refresh_publish_right(&id, "the room's settings changed");
+                }
             }
             RoomCmd::CloseAll { close, reason } => {
                 let ids: Vec<_> = self.members.iter().map(|m| m.view.id.clone()).collect();
@@ -184,16 +201,35 @@ impl Room {
                 Vec::new()
             }
         };
-        let view = ParticipantView {
+        let moderator = j.role == Role::Admin || self.room.is_moderator(j.user);
+        let can_publish = media::may_publish(self.room.kind, moderator, false);
+        let mut view = ParticipantView {
             id: j.id.clone(),
             user: UserView {
                 id: j.user,
                 login: j.login,
                 display_name: j.display_name,
             },
-            moderator: j.role == Role::Admin || self.room.is_moderator(j.user),
+            moderator,
             hand_raised: false,
             since: rfc3339(since),
+            can_publish,
+            presenter: false,
+            media: MediaFlags::default(),
+        };
+        let media_available = self.state.media.is_some();
+        view.can_publish &= media_available;
+        let servers = match self.state.store.list_servers().await {
+            Ok(list) => list
+                .into_iter()
+                .filter(|s| s.alive() && s.active)
+                .map(|s| NodeLink {
+                    id: s.id,
+                    name: s.name,
+                    url: s.url,
+                })
+                .collect(),
+            Err(_) => Vec::new(),
         };
         let welcome = ServerMsg::Welcome {
             you: &view,
@@ -209,16 +245,34 @@ impl Room {
                 id: self.state.node.id,
                 name: self.state.node.name.clone(),
             },
+            servers,
+            media: MediaWelcome {
+                available: media_available,
+                ice_servers: self
+                    .state
+                    .media
+                    .as_ref()
+                    .map(|m| m.ice_servers.clone())
+                    .unwrap_or_default(),
+                can_publish: view.can_publish,
+            },
         }
         .to_frame();
         let joined = ServerMsg::Joined { participant: &view }.to_frame();
         let _ = j.frames.try_send(welcome);
         self.broadcast(joined);
+        self.media_out.push(MediaCmd::Join {
+            room: self.room.id,
+            participant: j.id.clone(),
+            can_publish: view.can_publish,
+            frames: j.frames.clone(),
+        });
         self.members.push(Member {
             view,
             role: j.role,
             frames: j.frames,
             closer: Some(j.closer),
+            publishing: false,
         });
         self.empty_since = None;
         tracing::info!(room = %self.room.id, connection = %j.id, user = %j.user, "participant joined");
@@ -236,6 +290,9 @@ impl Room {
         if let (Some(close), Some(closer)) = (close, member.closer.take()) {
             let _ = closer.send(close);
         }
+        self.media_out.push(MediaCmd::Leave {
+            participant: id.clone(),
+        });
         tracing::info!(room = %self.room.id, connection = %id, reason = reason.as_str(), "participant left");
         let frame = ServerMsg::Left {
             participant_id: id,
@@ -291,15 +348,7 @@ impl Room {
     async fn request(&mut self, from: &ConnectionId, msg: ClientMsg) {
         let Some(i) = self.index(from) else { return };
         let is_moderator = self.members[i].view.moderator;
-        let moderated_target = |msg: &ClientMsg| match msg {
-            ClientMsg::LowerHand { participant_id }
-            | ClientMsg::Kick { participant_id }
-            | ClientMsg::GrantModerator { participant_id }
-            | ClientMsg::RevokeModerator { participant_id }
-            | ClientMsg::AskMute { participant_id } => Some(participant_id.clone()),
-            _ => None,
-        };
-        if let Some(target) = moderated_target(&msg) {
+        if let Some(target) = msg.moderated_target().cloned() {
             if !is_moderator {
                 return self.error_to(from, "forbidden", "only moderators can do that");
             }
@@ -381,6 +430,7 @@ impl Room {
                 .to_frame();
                 self.send_to(from, frame);
             }
+            media_msg => self.media_request(from, media_msg),
         }
     }
 
@@ -411,6 +461,12 @@ impl Room {
         }
         .to_frame();
         self.broadcast(frame);
+        let reason = if moderator {
+            "you are now a moderator"
+        } else {
+            "you are no longer a moderator"
+        };
+        self.refresh_publish_right(id, reason);
     }
 }
 

@@ -1,0 +1,222 @@
+//! The room's media rules: who may publish (by room kind and role), the interview
+//! limit, moderator mutes and presenters. The actor decides; the node's media
+//! service (`crate::media`) carries out.
+
+use super::Room;
+use crate::ids::ConnectionId;
+use crate::media::MediaCmd;
+use crate::signal::protocol::{ClientMsg, MediaFlags, ServerMsg};
+use crate::store::RoomKind;
+
+/// In an interview, at most this many participants publish at once.
+const INTERVIEW_PUBLISHERS: usize = 2;
+
+/// May a participant publish in a room of this kind? (The interview limit is
+/// checked when an offer arrives, since it depends on the others.)
+pub(super) fn may_publish(kind: RoomKind, moderator: bool, presenter: bool) -> bool {
+    match kind {
+        RoomKind::Conference | RoomKind::Interview => true,
+        RoomKind::Presentation => moderator || presenter,
+    }
+}
+
+impl Room {
+    /// Sends the queued media commands; called after each message is handled.
+    pub(super) async fn flush_media(&mut self) {
+        if self.media_out.is_empty() {
+            return;
+        }
+        let cmds = std::mem::take(&mut self.media_out);
+        if let Some(media) = &self.state.media {
+            for cmd in cmds {
+                media.send(cmd).await;
+            }
+        }
+    }
+
+    /// Recomputes one participant's right to publish; tells them and the SFU if it changed.
+    pub(super) fn refresh_publish_right(&mut self, id: &ConnectionId, reason: &str) {
+        let Some(i) = self.index(id) else { return };
+        let m = &self.members[i];
+        let allowed = self.state.media.is_some()
+            && may_publish(self.room.kind, m.view.moderator, m.view.presenter);
+        if allowed == m.view.can_publish {
+            return;
+        }
+        let m = &mut self.members[i];
+        m.view.can_publish = allowed;
+        if !allowed {
+            m.publishing = false;
+            m.view.media = MediaFlags::default();
+        }
+        self.media_out.push(MediaCmd::SetPublish {
+            participant: id.clone(),
+            allowed,
+        });
+        let frame = ServerMsg::PublishRights {
+            can_publish: allowed,
+            reason,
+        }
+        .to_frame();
+        self.send_to(id, frame);
+        if !allowed {
+            self.broadcast_media_state(id);
+        }
+    }
+
+    fn broadcast_media_state(&mut self, id: &ConnectionId) {
+        let Some(i) = self.index(id) else { return };
+        let frame = ServerMsg::MediaState {
+            participant_id: id,
+            media: self.members[i].view.media,
+        }
+        .to_frame();
+        self.broadcast(frame);
+    }
+
+    /// The media frames of `docs/protocol.md`; moderator checks are already done.
+    pub(super) fn media_request(&mut self, from: &ConnectionId, msg: ClientMsg) {
+        if self.state.media.is_none() {
+            return self.error_to(from, "unavailable", "this server has no media service");
+        }
+        let Some(i) = self.index(from) else { return };
+        match msg {
+            ClientMsg::MediaOffer { sdp, tracks } => {
+                let me = &self.members[i];
+                if !me.view.can_publish {
+                    return self.error_to(from, "forbidden", "you may not publish in this room");
+                }
+                let others = self
+                    .members
+                    .iter()
+                    .filter(|m| m.publishing && &m.view.id != from)
+                    .count();
+                if self.room.kind == RoomKind::Interview
+                    && !me.publishing
+                    && others >= INTERVIEW_PUBLISHERS
+                {
+                    return self.error_to(
+                        from,
+                        "forbidden",
+                        "two people already speak in this interview; wait until one stops",
+                    );
+                }
+                self.members[i].publishing = true;
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                let frames = self.members[i].frames.clone();
+                self.media_out.push(MediaCmd::Offer {
+                    participant: from.clone(),
+                    sdp,
+                    labels: tracks.into_iter().collect(),
+                    reply,
+                });
+                // The answer goes straight to the participant; only a refusal comes back here.
+                tokio::spawn(async move {
+                    if let Ok(Err(why)) = answer.await {
+                        let frame = ServerMsg::Error {
+                            code: "bad_request",
+                            message: &why,
+                        }
+                        .to_frame();
+                        let _ = frames.try_send(frame);
+                    }
+                });
+            }
+            ClientMsg::MediaAnswer { sdp } => self.media_out.push(MediaCmd::Answer {
+                participant: from.clone(),
+                sdp,
+            }),
+            ClientMsg::MediaState {
+                microphone,
+                camera,
+                screen,
+            } => {
+                let flags = MediaFlags {
+                    microphone,
+                    camera,
+                    screen,
+                };
+                let m = &mut self.members[i];
+                if flags.any() && !m.view.can_publish {
+                    return self.error_to(from, "forbidden", "you may not publish in this room");
+                }
+                if flags.microphone && !m.view.media.microphone {
+                    // Turning the microphone on lifts a moderator's mute.
+                    self.media_out.push(MediaCmd::BlockAudio {
+                        participant: from.clone(),
+                        blocked: false,
+                    });
+                }
+                let m = &mut self.members[i];
+                m.view.media = flags;
+                if !flags.any() {
+                    m.publishing = false;
+                }
+                self.broadcast_media_state(from);
+            }
+            ClientMsg::MediaLayer {
+                participant_id,
+                quality,
+            } => {
+                let low = match quality.as_str() {
+                    "low" => true,
+                    "high" => false,
+                    _ => return self.error_to(from, "bad_request", "quality must be high or low"),
+                };
+                self.media_out.push(MediaCmd::Layer {
+                    subscriber: from.clone(),
+                    publisher: participant_id,
+                    low,
+                });
+            }
+            ClientMsg::Mute { participant_id } => {
+                let by = self.members[i].view.clone();
+                self.media_out.push(MediaCmd::BlockAudio {
+                    participant: participant_id.clone(),
+                    blocked: true,
+                });
+                if let Some(t) = self.index(&participant_id) {
+                    self.members[t].view.media.microphone = false;
+                }
+                let frame = ServerMsg::Muted { by: &by }.to_frame();
+                self.send_to(&participant_id, frame);
+                self.broadcast_media_state(&participant_id);
+            }
+            ClientMsg::GrantPresenter { participant_id } => {
+                self.set_presenter(from, &participant_id, true)
+            }
+            ClientMsg::RevokePresenter { participant_id } => {
+                self.set_presenter(from, &participant_id, false)
+            }
+            _ => {}
+        }
+    }
+
+    fn set_presenter(&mut self, by: &ConnectionId, target: &ConnectionId, presenter: bool) {
+        if self.room.kind != RoomKind::Presentation {
+            return self.error_to(
+                by,
+                "bad_request",
+                "presenters exist in presentation rooms only",
+            );
+        }
+        let Some(t) = self.index(target) else { return };
+        if self.members[t].view.presenter == presenter {
+            return;
+        }
+        self.members[t].view.presenter = presenter;
+        let frame = ServerMsg::Presenter {
+            participant_id: target,
+            presenter,
+            by,
+        }
+        .to_frame();
+        self.broadcast(frame);
+        let reason = if presenter {
+            "you may now present"
+        } else {
+            "you no longer present"
+        };
+        self.refresh_publish_right(target, reason);
+    }
+}

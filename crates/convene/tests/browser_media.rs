@@ -1,0 +1,193 @@
+//! Audio and video in headless Chromium with fake devices: two browsers in a room
+//! decode each other's video and receive each other's audio, on one node and through
+//! a two-node cluster; in a presentation room a plain participant cannot publish.
+
+mod common;
+
+use common::TestNode;
+use common::browser::{Driver, wait_for, wait_for_text};
+use fantoccini::{Client, Locator};
+use serde_json::Value;
+use std::time::Duration;
+
+async fn sign_in(c: &Client, base: &str, login: &str, password: &str) {
+    c.goto(&format!("{base}/login")).await.unwrap();
+    wait_for(c, "#login-name")
+        .await
+        .send_keys(login)
+        .await
+        .unwrap();
+    wait_for(c, "#login-password")
+        .await
+        .send_keys(password)
+        .await
+        .unwrap();
+    wait_for(c, "#login-submit").await.click().await.unwrap();
+    wait_for(c, "#room-list").await;
+}
+
+async fn enter_room(c: &Client, room: i64) {
+    let card = wait_for(c, &format!("#room-list [data-room-id=\"{room}\"]")).await;
+    card.find(Locator::Css(".enter-room"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(c, "#room[data-state=\"open\"]").await;
+}
+
+async fn turn_on_camera_and_microphone(c: &Client) {
+    wait_for(c, "#toggle-mic").await.click().await.unwrap();
+    wait_for(c, "#toggle-camera").await.click().await.unwrap();
+}
+
+/// `window.conveneMedia.stats()` of the page: what its receiving connection decoded.
+async fn stats(c: &Client) -> Value {
+    c.execute_async(
+        "const done = arguments[arguments.length - 1];
+         (window.conveneMedia ? window.conveneMedia.stats() : Promise.resolve({}))
+           .then(done, e => done({error: String(e)}));",
+        vec![],
+    )
+    .await
+    .unwrap_or(Value::Null)
+}
+
+/// Waits until the page decodes video frames and receives audio bytes.
+async fn wait_for_media(c: &Client, who: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let s = stats(c).await;
+        if s["videoFramesDecoded"].as_u64().unwrap_or(0) > 0
+            && s["audioBytesReceived"].as_u64().unwrap_or(0) > 0
+        {
+            return s;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("{who} received no media: {s}");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn two_people_see_and_hear_each_other(base: &str, room: i64, driver: &mut Driver) {
+    let ann = driver.browser().await;
+    let ben = driver.browser().await;
+    sign_in(&ann, base, "ann", "ann-password").await;
+    sign_in(&ben, base, "ben", "ben-password").await;
+    enter_room(&ann, room).await;
+    enter_room(&ben, room).await;
+    turn_on_camera_and_microphone(&ann).await;
+    turn_on_camera_and_microphone(&ben).await;
+    let a = wait_for_media(&ann, "ann").await;
+    let b = wait_for_media(&ben, "ben").await;
+    println!("ann: {a}\nben: {b}");
+    // The grid shows the other participant's video tile.
+    wait_for(&ann, "#video-grid .video-tile[data-login=\"ben\"] video").await;
+    wait_for(&ben, "#video-grid .video-tile[data-login=\"ann\"] video").await;
+    ann.close().await.unwrap();
+    ben.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn two_browsers_exchange_audio_and_video() {
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let node = TestNode::sqlite().await;
+    let admin = node.admin().await;
+    admin.create_user("ann", "ann-password", "user").await;
+    admin.create_user("ben", "ben-password", "user").await;
+    let room = admin.create_room("Video call", 10).await;
+    two_people_see_and_hear_each_other(&node.url, room, &mut driver).await;
+}
+
+#[tokio::test]
+async fn media_goes_to_the_rooms_node_in_a_cluster() {
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let Some(cluster) = common::cluster::Cluster::start(2).await else {
+        return;
+    };
+    let admin = cluster.node(1).admin().await;
+    admin.create_user("ann", "ann-password", "user").await;
+    admin.create_user("ben", "ben-password", "user").await;
+    // Put the room on node 2 while both browsers sign in on node 1.
+    admin
+        .send(
+            "PUT",
+            "/api/v1/servers/1",
+            Some(serde_json::json!({"active": false})),
+        )
+        .await;
+    let room = admin.create_room("Remote call", 10).await;
+    let enter = admin
+        .post(
+            &format!("/api/v1/rooms/{room}/enter"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(enter["server"]["id"], 2);
+    admin
+        .send(
+            "PUT",
+            "/api/v1/servers/1",
+            Some(serde_json::json!({"active": true})),
+        )
+        .await;
+    two_people_see_and_hear_each_other(&cluster.node(1).url, room, &mut driver).await;
+    let conns = cluster
+        .node(1)
+        .admin()
+        .await
+        .get("/api/v1/connections")
+        .await;
+    assert!(
+        conns
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["server"]["id"] == 2),
+        "{conns}"
+    );
+}
+
+#[tokio::test]
+async fn a_plain_participant_cannot_publish_in_a_presentation() {
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let node = TestNode::sqlite().await;
+    let admin = node.admin().await;
+    admin.create_user("ann", "ann-password", "user").await;
+    let room = admin
+        .post(
+            "/api/v1/rooms",
+            serde_json::json!({"name": "Lecture", "kind": "presentation", "capacity": 10}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let ann = driver.browser().await;
+    sign_in(&ann, &node.url, "ann", "ann-password").await;
+    enter_room(&ann, room).await;
+    let camera = wait_for(&ann, "#toggle-camera").await;
+    assert!(
+        camera.attr("disabled").await.unwrap().is_some(),
+        "the camera button is disabled"
+    );
+    wait_for_text(&ann, "#media", "only").await;
+    // Even a page that tries anyway is refused by the server.
+    let refused = ann
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             window.conveneMedia.forcePublish().then(r => done(String(r)), e => done('refused: ' + e));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(refused.as_str().unwrap().contains("refused"), "{refused}");
+    ann.close().await.unwrap();
+}
