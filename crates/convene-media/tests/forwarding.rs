@@ -199,3 +199,58 @@ fn a_silent_peer_is_cleaned_up() {
         .collect();
     assert!(closed.contains(&PeerDirection::Up), "{closed:?}");
 }
+
+#[test]
+fn each_subscriber_gets_one_simulcast_layer_of_its_choice() {
+    let mut w = World::new();
+    let alice = w.join("alice", 1, true);
+    w.join("bob", 1, true);
+    w.join("carol", 1, true);
+    w.publish_simulcast(alice);
+    w.run(Duration::from_millis(300));
+    for n in 0..30 {
+        w.send_simulcast_frame(alice, n);
+        w.run(Duration::from_millis(20));
+    }
+    let layers = |w: &World, who: &str| -> (usize, usize) {
+        let c = &w.clients[w.idx(who)];
+        let h = c
+            .received
+            .iter()
+            .filter(|d| d.data.last() == Some(&b'H'))
+            .count();
+        let l = c
+            .received
+            .iter()
+            .filter(|d| d.data.last() == Some(&b'L'))
+            .count();
+        (h, l)
+    };
+    let (h, l) = layers(&w, "bob");
+    assert!(
+        h > 10 && l == 0,
+        "bob gets only the high layer: {h} high, {l} low"
+    );
+    // Carol asks for the low layer.
+    let (carol, alice_id) = (
+        w.clients[w.idx("carol")].id.clone(),
+        w.clients[alice].id.clone(),
+    );
+    let requests_before = w.clients[alice].keyframe_requests;
+    w.sfu.select_layer(&carol, &alice_id, true, w.now);
+    let c = w.idx("carol");
+    w.clients[c].received.clear();
+    for n in 30..60 {
+        w.send_simulcast_frame(alice, n);
+        w.run(Duration::from_millis(20));
+    }
+    let (h, l) = layers(&w, "carol");
+    assert!(
+        l > 10 && h == 0,
+        "carol now gets only the low layer: {h} high, {l} low"
+    );
+    assert!(
+        w.clients[alice].keyframe_requests > requests_before,
+        "a keyframe was asked for the switch"
+    );
+}

@@ -111,6 +111,55 @@ impl World {
         Ok(())
     }
 
+    /// The client offers one simulcast camera with layers `h` and `l`.
+    pub fn publish_simulcast(&mut self, i: usize) {
+        let c = &mut self.clients[i];
+        let mut layers = str0m::media::Simulcast::new();
+        layers.add_send_layer(str0m::media::SimulcastLayer::new("h"));
+        layers.add_send_layer(str0m::media::SimulcastLayer::new("l"));
+        let mut change = c.up.sdp_api();
+        let v = change.add_media(
+            MediaKind::Video,
+            Direction::SendOnly,
+            None,
+            None,
+            Some(layers),
+        );
+        let (offer, pending) = change.apply().unwrap();
+        c.sent_mids = vec![(v, MediaKind::Video)];
+        let id = c.id.clone();
+        let answer = self
+            .sfu
+            .publish_offer(&id, &offer.to_sdp_string(), &[], self.now)
+            .unwrap();
+        let c = &mut self.clients[i];
+        c.up.sdp_api()
+            .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
+            .unwrap();
+    }
+
+    /// Sends one frame on each simulcast layer; the payload's last byte names the layer.
+    pub fn send_simulcast_frame(&mut self, i: usize, seq: u64) {
+        let now = self.now;
+        let c = &mut self.clients[i];
+        let (mid, _) = c.sent_mids[0];
+        for (rid, mark) in [("h", b'H'), ("l", b'L')] {
+            let Some(writer) = c.up.writer(mid) else {
+                return;
+            };
+            let pt = writer.payload_params().next().unwrap().pt();
+            let mut data = vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a];
+            data.resize(300, 0x42);
+            data.push(mark);
+            let _ = writer.rid(str0m::media::Rid::from(rid)).write(
+                pt,
+                now,
+                MediaTime::from_90khz(seq * 3000),
+                data,
+            );
+        }
+    }
+
     /// Runs the network and clocks for `d`.
     pub fn run(&mut self, d: Duration) {
         let end = self.now + d;
