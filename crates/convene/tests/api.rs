@@ -851,3 +851,31 @@ async fn concurrent_changes_keep_an_administrator() {
         assert_eq!(enabled_admins(robot.get("/api/v1/users").await), 2);
     }
 }
+
+/// Guessing over many accounts from one address is slowed down too.
+#[tokio::test]
+async fn failed_logins_are_slowed_per_address() {
+    let node = TestNode::sqlite().await;
+    let api = node.client();
+    for i in 0..5 {
+        let (status, _) = api
+            .send(
+                "POST",
+                "/api/v1/login",
+                Some(json!({"login": format!("nobody{i}"), "password": "guess-guess"})),
+            )
+            .await;
+        assert_eq!(status, 401);
+    }
+    let (status, body) = api
+        .send(
+            "POST",
+            "/api/v1/login",
+            Some(json!({"login": "admin", "password": ADMIN_PASSWORD})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("too_many_attempts"))
+    );
+}

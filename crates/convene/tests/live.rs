@@ -450,3 +450,19 @@ async fn live_room_on_postgres() {
     assert_eq!(a.expect_close().await.code, 4001);
     node.stop().await.unwrap();
 }
+
+/// An empty room is released after the grace period: its node no longer counts it.
+#[tokio::test]
+async fn an_empty_room_is_released_after_the_grace_period() {
+    let (_node, admin, ann, _ben, room) = setup(10).await;
+    let mut a = ann.join(room).await;
+    let rooms_hosted = || async {
+        admin.get("/api/v1/servers").await[0]["rooms"]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!(rooms_hosted().await, 1);
+    a.socket.close(None).await.unwrap();
+    // The test nodes' grace is 1 s; the room goes shortly after.
+    common::eventually(10, || async { (rooms_hosted().await == 0).then_some(()) }).await;
+}

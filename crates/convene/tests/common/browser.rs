@@ -134,3 +134,32 @@ pub async fn wait_for_text(c: &Client, css: &str, text: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Signs in through the login page and waits for the room list.
+pub async fn sign_in(c: &Client, base: &str, login: &str, password: &str) {
+    c.goto(&format!("{base}/login")).await.unwrap();
+    wait_for(c, "#login-name")
+        .await
+        .send_keys(login)
+        .await
+        .unwrap();
+    wait_for(c, "#login-password")
+        .await
+        .send_keys(password)
+        .await
+        .unwrap();
+    wait_for(c, "#login-submit").await.click().await.unwrap();
+    wait_for(c, "#room-list").await;
+}
+
+/// Enters a room from the room list and waits until the page is connected.
+pub async fn enter_room(c: &Client, room: i64) {
+    let card = wait_for(c, &format!("#room-list [data-room-id=\"{room}\"]")).await;
+    card.find(Locator::Css(".enter-room"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(c, "#room[data-state=\"open\"]").await;
+}
