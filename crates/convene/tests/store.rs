@@ -225,20 +225,28 @@ async fn suite(store: Store) {
     let bodies: Vec<_> = recent.iter().map(|c| c.body.as_str()).collect();
     assert_eq!(bodies, ["m2", "m3", "m4"]);
 
-    // Throttling counters.
-    store.record_login_failure("login:x").await.unwrap();
-    store.record_login_failure("login:x").await.unwrap();
+    // Throttling: after 3 attempts the next must wait; parallel attempts are counted
+    // one by one, so exactly 3 of 8 get through.
+    let mut parallel = Vec::new();
+    for _ in 0..8 {
+        let s = store.clone();
+        parallel.push(tokio::spawn(async move {
+            s.reserve_login_attempt("login:y", 3).await.unwrap()
+        }));
+    }
+    let mut allowed = 0;
+    for p in parallel {
+        match p.await.unwrap() {
+            None => allowed += 1,
+            Some(wait) => assert!((1..=1000).contains(&wait), "{wait}"),
+        }
+    }
+    assert_eq!(allowed, 3, "parallel attempts cannot slip past the limit");
+    store.clear_login_failures("login:y").await.unwrap();
     assert_eq!(
-        store
-            .throttle_state("login:x")
-            .await
-            .unwrap()
-            .unwrap()
-            .failures,
-        2
+        store.reserve_login_attempt("login:y", 3).await.unwrap(),
+        None
     );
-    store.clear_login_failures("login:x").await.unwrap();
-    assert!(store.throttle_state("login:x").await.unwrap().is_none());
 
     // Placement: concurrent first entries agree on one host; capacity spreads rooms.
     let a = store

@@ -10,8 +10,6 @@ use crate::server::AppState;
 use crate::store::UserRow;
 use axum::http::StatusCode;
 
-const MAX_DELAY_SECS: i64 = 300;
-
 /// Checks the password; on success returns the enabled account.
 pub async fn authenticate(
     state: &AppState,
@@ -23,22 +21,19 @@ pub async fn authenticate(
         format!("login:{}", login.to_lowercase()),
         format!("addr:{remote}"),
     ];
+    // Every attempt is counted before the password is checked (a success clears the
+    // count), so a burst of parallel guesses cannot all pass the limit.
+    let limit = i64::from(state.config.login_throttle_after);
     for key in &keys {
-        if let Some(t) = state.store.throttle_state(key).await? {
-            let over = t.failures - i64::from(state.config.login_throttle_after);
-            if over >= 0 {
-                let wait_ms = (1i64 << over.min(20)).min(MAX_DELAY_SECS) * 1000;
-                if t.since_last_ms < wait_ms {
-                    let secs = ((wait_ms - t.since_last_ms) as u64).div_ceil(1000);
-                    let mut err = ApiError::new(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "too_many_attempts",
-                        format!("too many failed sign-in attempts; try again in {secs} s"),
-                    );
-                    err.retry_after = Some(secs);
-                    return Err(err);
-                }
-            }
+        if let Some(wait_ms) = state.store.reserve_login_attempt(key, limit).await? {
+            let secs = (wait_ms as u64).div_ceil(1000);
+            let mut err = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("too many failed sign-in attempts; try again in {secs} s"),
+            );
+            err.retry_after = Some(secs);
+            return Err(err);
         }
     }
     let found = state.store.user_with_hash(login).await?;
@@ -58,9 +53,7 @@ pub async fn authenticate(
             Ok(user)
         }
         _ => {
-            for key in &keys {
-                state.store.record_login_failure(key).await?;
-            }
+            // Already counted by the reservation above.
             state.metrics.login_failures.inc();
             tracing::info!(login = %login, remote = %remote, "failed sign-in");
             Err(ApiError::unauthorized("wrong login or password"))

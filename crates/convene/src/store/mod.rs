@@ -25,7 +25,6 @@ pub use migrate::latest_version;
 pub use rooms::{RoomKind, RoomRow, RoomWrite};
 pub use servers::{ALIVE_MS, NODE_IDS, ServerRow, ServerStats, ServerWrite, normalise_base_path};
 pub use sessions::SessionUser;
-pub use throttle::ThrottleState;
 pub use tokens::EntryGrant;
 pub use users::{AccountError, Role, UserRow};
 
@@ -63,6 +62,11 @@ const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 10000",
 ];
+
+/// The login throttle's wait in milliseconds after `failures` attempts, `$2` being the
+/// limit: 2^(failures − limit) seconds, at most 300.
+const THROTTLE_WAIT_MS: &str = "(CASE WHEN failures - $2 >= 9 THEN 300000 \
+     ELSE (CAST(1 AS BIGINT) << CAST(failures - $2 AS INTEGER)) * 1000 END)";
 
 /// Handle on the database; cheap to clone.
 #[derive(Clone)]
@@ -117,8 +121,11 @@ impl Store {
 
     /// The statement with the database-clock expression filled in.
     pub(crate) fn sql(&self, text: &'static str) -> Cow<'static, str> {
-        if text.contains("NOW_MS") {
-            Cow::Owned(text.replace("NOW_MS", self.dialect.now_ms()))
+        if text.contains("NOW_MS") || text.contains("WAIT_MS") {
+            Cow::Owned(
+                text.replace("WAIT_MS", THROTTLE_WAIT_MS)
+                    .replace("NOW_MS", self.dialect.now_ms()),
+            )
         } else {
             Cow::Borrowed(text)
         }

@@ -70,6 +70,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/api.js"),
     asset!("js/dom.js"),
     asset!("js/media.js"),
+    asset!("js/media-parts.js"),
     asset!("js/protocol.js"),
     asset!("js/ui.js"),
     asset!("js/views/admin.js"),
