@@ -554,3 +554,63 @@ test('a single-node cluster has nowhere to fail over to: keep retrying here', as
   assert.deepEqual(visits, []);
   assert.equal(s.state, 'reconnecting');
 });
+
+test('media frames: participants\' media, rights, mutes, presenters and the signalling passed on', async () => {
+  let calls = 0;
+  const { s } = makeSession(async () => answer(++calls));
+  const media = [];
+  const seen = [];
+  s.addEventListener('media', (e) => media.push(e.detail.frame.type));
+  for (const t of ['media_state', 'publish_rights', 'muted', 'presenter', 'active_speaker']) s.addEventListener(t, (e) => seen.push({ type: t, ...e.detail }));
+  s.start();
+  await until(() => FakeSocket.all.length === 1);
+  const sock = FakeSocket.all[0];
+  const me = part('aa', user(1, 'ann'), { can_publish: true, presenter: false, media: { microphone: false, camera: false, screen: false } });
+  const ben = part('bb', user(2, 'ben'), { can_publish: false, presenter: false, media: { microphone: false, camera: false, screen: false } });
+  sock.open();
+  sock.receive({
+    type: 'welcome', you: me, room: { id: 7, name: 'Talk', kind: 'presentation', capacity: 10 }, participants: [me, ben], history: [],
+    server: { id: 1, name: 'node-a' }, media: { available: true, ice_servers: [], can_publish: true },
+  });
+  assert.deepEqual(s.media, { available: true, ice_servers: [], can_publish: true });
+
+  sock.receive({ type: 'media_state', participant_id: 'bb', microphone: true, camera: true, screen: false });
+  assert.deepEqual(s.participants.get('bb').media, { microphone: true, camera: true, screen: false });
+  // A presenter may publish: the others learn it from the presenter frame.
+  sock.receive({ type: 'presenter', participant_id: 'bb', presenter: true, by: 'aa' });
+  assert.equal(s.participants.get('bb').presenter, true);
+  assert.equal(s.participants.get('bb').can_publish, true);
+  sock.receive({ type: 'presenter', participant_id: 'bb', presenter: false, by: 'aa' });
+  assert.equal(s.participants.get('bb').can_publish, false);
+
+  sock.receive({ type: 'media_state', participant_id: 'aa', microphone: true, camera: false, screen: false });
+  assert.equal(s.you.media.microphone, true);
+  sock.receive({ type: 'muted', by: ben });
+  assert.equal(s.you.media.microphone, false);
+  sock.receive({ type: 'publish_rights', can_publish: false, reason: 'you are no longer a moderator' });
+  assert.equal(s.you.can_publish, false);
+  assert.equal(s.media.can_publish, false);
+  sock.receive({ type: 'active_speaker', participant_id: 'bb' });
+  assert.equal(s.speaker, 'bb');
+  sock.receive({ type: 'active_speaker', participant_id: null });
+  assert.equal(s.speaker, null);
+  assert.deepEqual(seen.map((e) => e.type), ['media_state', 'presenter', 'presenter', 'media_state', 'muted', 'publish_rights', 'active_speaker', 'active_speaker']);
+  assert.equal(seen.find((e) => e.type === 'muted').by.id, 'bb');
+
+  for (const type of ['media_offer', 'media_answer', 'media_tracks', 'media_closed']) sock.receive({ type });
+  assert.deepEqual(media, ['media_offer', 'media_answer', 'media_tracks', 'media_closed']);
+
+  assert.ok(s.mute('bb') && s.grantPresenter('bb') && s.revokePresenter('bb') && s.send('media_state', { microphone: true, camera: false, screen: false }));
+  assert.deepEqual(sock.sent.slice(-4), [
+    { type: 'mute', participant_id: 'bb' },
+    { type: 'grant_presenter', participant_id: 'bb' },
+    { type: 'revoke_presenter', participant_id: 'bb' },
+    { type: 'media_state', microphone: true, camera: false, screen: false },
+  ]);
+  // An error frame can be claimed by a listener (the media engine), so that the page shows it once.
+  s.addEventListener('server_error', (e) => { e.detail.handled = true; }, { once: true });
+  let handled = null;
+  s.addEventListener('server_error', (e) => { handled = e.detail.handled; }, { once: true });
+  sock.receive({ type: 'error', code: 'forbidden', message: 'no' });
+  assert.equal(handled, true);
+});

@@ -3,7 +3,8 @@
 // MediaEngine of js/media.js reports and sends the person's choices back to it.
 import { h, icon } from '../dom.js';
 import { displayName } from '../protocol.js';
-import { MediaEngine, gridLayout, layerFor, rightsMessage } from '../media.js';
+import { MediaEngine } from '../media.js';
+import { gridLayout, layerFor, rightsMessage } from '../media-parts.js';
 import { avatar } from './room-parts.js';
 
 // Toggle buttons (aria-pressed): a constant name, the icon and the colour follow the state; the tooltip says
@@ -39,7 +40,7 @@ export function createMediaView({ session, notice, nameOf }) {
     icon('volume'), 'Turn on sound');
   const audioBox = h('div', { id: 'remote-audio', hidden: true });
   const section = h('section', { id: 'media', class: 'media-stage', 'aria-label': 'Audio and video' },
-    grid, empty, h('div', { class: 'media-messages' }, rights, error, enableAudio), audioBox);
+    h('div', { class: 'video-area' }, grid, empty), h('div', { class: 'media-messages' }, rights, error, enableAudio), audioBox);
 
   const buttons = {};
   for (const [label, b] of Object.entries(BUTTONS)) {
@@ -54,14 +55,20 @@ export function createMediaView({ session, notice, nameOf }) {
   };
   const devices = h('details', { id: 'device-menu', class: 'device-menu' },
     h('summary', { class: 'btn btn-secondary btn-tool btn-devices', title: 'Choose the microphone and the camera' },
-      icon('sliders'), h('span', { class: 'label' }, 'Devices')),
+      icon('sliders'), h('span', { class: 'sr-only' }, 'Devices')),
     h('div', { class: 'device-panel', role: 'group', 'aria-label': 'Devices' },
       h('label', { for: 'select-mic' }, icon('mic'), ' Microphone'), selects.microphone,
       h('label', { for: 'select-camera' }, icon('video'), ' Camera'), selects.camera,
-      h('p', { class: 'muted small device-hint' }, 'Device names appear once the browser has allowed them.')));
+      h('p', { class: 'muted small device-hint', hidden: true }, 'Device names appear once the browser has allowed the microphone or the camera.')));
   devices.addEventListener('toggle', () => {
     if (devices.open) fillDevices();
   });
+  const closeDevices = (ev) => {
+    if (devices.open && (ev.type === 'pointerdown' ? !devices.contains(ev.target) : ev.key === 'Escape')) {
+      devices.open = false;
+      if (ev.type === 'keydown') devices.querySelector('summary').focus();
+    }
+  };
   // No screen capture on most phones: no button.
   buttons.screen.hidden = !navigator.mediaDevices?.getDisplayMedia && !!navigator.mediaDevices;
   const controls = [buttons.microphone, buttons.camera, buttons.screen, devices];
@@ -273,6 +280,7 @@ export function createMediaView({ session, notice, nameOf }) {
       else if (session.room?.kind === 'interview' && !engine.publishing) {
         const speaking = [...session.participants.values()]
           .filter((p) => p.id !== you.id && p.media && (p.media.microphone || p.media.camera || p.media.screen)).length;
+        if (speaking < INTERVIEW_PUBLISHERS) refused = null; // a place is free: try again
         if (speaking >= INTERVIEW_PUBLISHERS || refused === 'interview') text = rightsMessage('interview');
       }
     }
@@ -307,6 +315,8 @@ export function createMediaView({ session, notice, nameOf }) {
       sel.disabled = !list[label].length;
       if (current && list[label].some((d) => d.deviceId === current)) sel.value = current;
     }
+    const unnamed = [...list.microphone, ...list.camera].some((d) => d.unnamed);
+    devices.querySelector('.device-hint').hidden = !unnamed;
   }
 
   // --- events -------------------------------------------------------------------------------
@@ -315,13 +325,15 @@ export function createMediaView({ session, notice, nameOf }) {
     target.addEventListener(type, fn);
     offs.push(() => target.removeEventListener(type, fn));
   };
+  listen(document, 'pointerdown', closeDevices);
+  listen(document, 'keydown', closeDevices);
   listen(engine, 'change', render);
   listen(engine, 'remote', render);
   listen(engine, 'speaker', (ev) => renderSpeaker(ev.detail.id));
   listen(engine, 'error', (ev) => {
     const { message, code } = ev.detail;
-    if (code === 'forbidden' && session.room?.kind === 'interview') refused = 'interview';
-    showError(message, { sticky: code === 'NotAllowedError' || code === 'NotFoundError' });
+    if (code === 'forbidden' && session.room?.kind === 'interview') refused = 'interview'; // #media-rights says why
+    else showError(message, { sticky: code === 'NotAllowedError' || code === 'NotFoundError' });
     render();
   });
   listen(engine, 'muted', (ev) => {
@@ -329,9 +341,11 @@ export function createMediaView({ session, notice, nameOf }) {
   });
   listen(engine, 'rights', (ev) => {
     const { can_publish: can } = ev.detail;
-    notice(can
-      ? 'You may now speak and show video: turn on your microphone or camera.'
-      : 'You may no longer speak or show video here; your microphone and camera were turned off.', can ? 'success' : 'warn', { key: 'rights', ms: 8000 });
+    const presenting = session.room?.kind === 'presentation' && !session.isModerator;
+    const text = can
+      ? `${presenting ? 'You are now a presenter: you' : 'You'} may speak and show video. Turn on your microphone or camera.`
+      : `${presenting ? 'You are no longer a presenter: your' : 'You may no longer speak or show video here; your'} microphone and camera were turned off.`;
+    notice(text, can ? 'success' : 'warn', { key: 'rights', ms: 8000 });
   });
   for (const type of ['participants', 'state', 'welcome', 'room']) listen(session, type, render);
   if (navigator.mediaDevices?.addEventListener) {

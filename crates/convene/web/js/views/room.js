@@ -391,9 +391,10 @@ export function renderRoom(container, { app, params, query }) {
     if (!handled) notice(message || `The server refused the request (${code}).`, 'error');
   });
   on('active_speaker', ({ id }) => markSpeaker(participantList, id));
-  on('presenter', ({ participant, presenter, by, you }) => {
-    if (you) notice(presenter ? `${nameOf(by)} made you a presenter.` : 'You are no longer a presenter.', 'info', { ms: 6000 });
-    else if (participant && session.isModerator) {
+  on('presenter', ({ participant, presenter, you }) => {
+    // For us, the media view says what changes (publish_rights follows).
+    if (you) return;
+    if (participant && session.isModerator) {
       notice(`${displayName(participant)} ${presenter ? 'is now a presenter' : 'is no longer a presenter'}.`, 'info', { ms: 5000 });
     }
   });
