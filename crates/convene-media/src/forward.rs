@@ -18,6 +18,11 @@ impl Sfu {
         };
         let (owner, direction) = (peer.owner.clone(), peer.direction);
         match event {
+            Event::Connected => {
+                if let Some(p) = self.peers.get_mut(&key) {
+                    p.connected = true;
+                }
+            }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 if let Some(p) = self.peers.get_mut(&key) {
                     p.rtc.disconnect();
@@ -67,7 +72,7 @@ impl Sfu {
                     .tracks_in
                     .push(track);
                 for who in subscribers {
-                    self.negotiate(&who);
+                    self.negotiate(&who, now);
                 }
             }
             Event::MediaChanged(changed)
@@ -77,7 +82,7 @@ impl Sfu {
                 let room = self.members.get(&owner).map(|m| m.room);
                 if let (Some(room), Some(member)) = (room, self.members.get_mut(&owner)) {
                     member.tracks_in.retain(|t| t.mid != changed.mid);
-                    self.stop_tracks_of(&owner, room, Some(changed.mid));
+                    self.stop_tracks_of(&owner, room, Some(changed.mid), now);
                 }
             }
             Event::MediaData(data) if direction == PeerDirection::Up => {

@@ -95,7 +95,7 @@ impl Sfu {
         }
         self.dirty.push(down);
         // More changes may have queued up while this offer was pending.
-        self.negotiate(who);
+        self.negotiate(who, now);
         self.flush(now);
         Ok(())
     }
@@ -106,6 +106,7 @@ impl Sfu {
         publisher: &ParticipantId,
         room: RoomKey,
         mid: Option<Mid>,
+        now: Instant,
     ) {
         let mut touched = Vec::new();
         for (who, m) in self.members.iter_mut().filter(|(_, m)| m.room == room) {
@@ -129,16 +130,18 @@ impl Sfu {
             }
         }
         for who in touched {
-            self.negotiate(&who);
+            self.negotiate(&who, now);
         }
     }
 
     /// Offers the pending track changes of a participant's receiving connection.
-    pub(crate) fn negotiate(&mut self, who: &ParticipantId) {
+    pub(crate) fn negotiate(&mut self, who: &ParticipantId, now: Instant) {
         let Some(member) = self.members.get_mut(who) else {
             return;
         };
-        if member.pending.is_some() {
+        // Nothing to receive yet: no offer at all (a participant who never publishes
+        // nor watches costs no peer connection).
+        if member.pending.is_some() || (!member.has_channel && member.tracks_out.is_empty()) {
             return;
         }
         let Some(peer) = self.peers.get_mut(&member.down) else {
@@ -177,6 +180,10 @@ impl Sfu {
             return;
         }
         if let Some((offer, pending)) = change.apply() {
+            if !peer.engaged {
+                peer.engaged = true;
+                peer.last_heard = now;
+            }
             member.pending = Some(pending);
             let sdp = offer.to_sdp_string();
             self.dirty.push(member.down);

@@ -31,7 +31,11 @@ pub(crate) struct Peer {
     pub(crate) direction: PeerDirection,
     ufrag: String,
     next_timeout: Option<Instant>,
-    last_heard: Instant,
+    pub(crate) last_heard: Instant,
+    /// ICE and DTLS completed at least once.
+    pub(crate) connected: bool,
+    /// An offer or answer went out: from now on the client must be heard from.
+    pub(crate) engaged: bool,
     sources: Vec<SocketAddr>,
 }
 
@@ -112,6 +116,8 @@ impl Sfu {
                 ufrag: creds.ufrag,
                 next_timeout: Some(now),
                 last_heard: now,
+                connected: false,
+                engaged: false,
                 sources: Vec::new(),
             },
         );
@@ -143,7 +149,7 @@ impl Sfu {
             }
         }
         self.members.insert(who.clone(), member);
-        self.negotiate(&who);
+        self.negotiate(&who, now);
         self.flush(now);
     }
 
@@ -159,7 +165,7 @@ impl Sfu {
         if let Some(s) = self.speakers.get_mut(&member.room) {
             s.forget(who);
         }
-        self.stop_tracks_of(who, member.room, None);
+        self.stop_tracks_of(who, member.room, None, now);
         self.flush(now);
     }
 
@@ -201,6 +207,10 @@ impl Sfu {
             }
         };
         let peer = self.peers.get_mut(&up).expect("up peer exists");
+        if !peer.engaged {
+            peer.engaged = true;
+            peer.last_heard = now;
+        }
         let answer = catch_unwind(AssertUnwindSafe(|| peer.rtc.sdp_api().accept_offer(offer)));
         let answer = match answer {
             Ok(Ok(a)) => a,
@@ -237,7 +247,7 @@ impl Sfu {
         if let Some(up) = member.up.take() {
             self.remove_peer(up);
         }
-        self.stop_tracks_of(who, room, None);
+        self.stop_tracks_of(who, room, None, now);
         self.flush(now);
     }
 
@@ -351,7 +361,8 @@ impl Sfu {
             .peers
             .iter()
             .filter(|(_, p)| {
-                now.saturating_duration_since(p.last_heard) > self.config.silence_timeout
+                p.engaged
+                    && now.saturating_duration_since(p.last_heard) > self.config.silence_timeout
             })
             .map(|(k, _)| *k)
             .collect();
@@ -406,7 +417,8 @@ impl Sfu {
         let Some(peer) = self.peers.get(&key) else {
             return;
         };
-        let (owner, direction) = (peer.owner.clone(), peer.direction);
+        let (owner, direction, was_connected) =
+            (peer.owner.clone(), peer.direction, peer.connected);
         self.remove_peer(key);
         let mut reoffer = false;
         if let Some(member) = self.members.get_mut(&owner) {
@@ -415,7 +427,7 @@ impl Sfu {
                 PeerDirection::Up if member.up == Some(key) => {
                     member.up = None;
                     member.tracks_in.clear();
-                    self.stop_tracks_of(&owner, room, None);
+                    self.stop_tracks_of(&owner, room, None, now);
                 }
                 PeerDirection::Down if member.down == key => {
                     // A fresh receiving connection; everything is offered again.
@@ -424,7 +436,9 @@ impl Sfu {
                     member.down = down;
                     member.pending = None;
                     member.has_channel = false;
-                    reoffer = true;
+                    // Offer again at once only to a client that had connected; one that never
+                    // answered gets an offer with the next change of tracks, not every 30 s.
+                    reoffer = was_connected;
                     member.tracks_out.retain(|t| {
                         !matches!(t.state, OutState::ToStop(_) | OutState::NegotiatingStop(_))
                     });
@@ -440,7 +454,7 @@ impl Sfu {
             direction,
         });
         if reoffer {
-            self.negotiate(&owner);
+            self.negotiate(&owner, now);
         }
     }
 

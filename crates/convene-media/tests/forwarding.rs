@@ -254,3 +254,34 @@ fn each_subscriber_gets_one_simulcast_layer_of_its_choice() {
         "a keyframe was asked for the switch"
     );
 }
+
+#[test]
+fn idle_and_unanswering_participants_cause_no_churn() {
+    let mut w = World::new();
+    // Nobody publishes: no offer, no peer traffic, nothing closed, for two minutes.
+    let quiet = w.join("quiet", 1, true);
+    w.sfu.handle_timeout(w.now + Duration::from_secs(60));
+    w.sfu.handle_timeout(w.now + Duration::from_secs(120));
+    let events: Vec<_> = std::iter::from_fn(|| w.sfu.poll_event()).collect();
+    assert!(events.is_empty(), "{events:?}");
+    let _ = quiet;
+    // Someone publishes; a participant that never answers its offer is dropped once,
+    // and not offered again every 30 s.
+    let mut w = World::new();
+    let alice = w.join("alice", 1, true);
+    w.publish(alice).unwrap();
+    w.run(Duration::from_millis(300));
+    let id = convene_media::ParticipantId("ghost".into());
+    w.sfu.join(1, id.clone(), true, w.now);
+    let offers = |events: &[SfuEvent]| events.iter().filter(|e| matches!(e, SfuEvent::Offer { participant, .. } if *participant == id)).count();
+    let first: Vec<_> = std::iter::from_fn(|| w.sfu.poll_event()).collect();
+    assert_eq!(offers(&first), 1, "the ghost is offered alice's tracks");
+    let mut later = Vec::new();
+    for s in 1..=5 {
+        w.sfu.handle_timeout(w.now + Duration::from_secs(31 * s));
+        later.extend(std::iter::from_fn(|| w.sfu.poll_event()));
+    }
+    assert_eq!(offers(&later), 0, "no new offer without a change: {later:?}");
+    let closed = later.iter().filter(|e| matches!(e, SfuEvent::PeerClosed { participant, .. } if *participant == id)).count();
+    assert_eq!(closed, 1, "{later:?}");
+}

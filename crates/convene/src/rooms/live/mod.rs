@@ -73,10 +73,15 @@ pub(super) fn spawn(state: AppState, room: RoomRow, rx: mpsc::Receiver<RoomCmd>)
 
 impl Room {
     async fn run(&mut self, mut rx: mpsc::Receiver<RoomCmd>) {
-        let grace = self.state.config.room_grace;
+        let mut grace = self.state.config.room_grace;
+        let shutdown = self.state.shutdown.clone();
         loop {
             let idle_deadline = self.empty_since.map(|t| t + grace);
             tokio::select! {
+                // The node is stopping: connections are leaving; go as soon as the room is empty.
+                _ = shutdown.cancelled(), if !grace.is_zero() => {
+                    grace = std::time::Duration::ZERO;
+                }
                 cmd = rx.recv() => match cmd {
                     Some(cmd) => {
                         self.handle(cmd).await;
