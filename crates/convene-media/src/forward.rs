@@ -125,13 +125,16 @@ impl Sfu {
         let Some(track) = member.tracks_in.iter_mut().find(|t| t.mid == data.mid) else {
             return;
         };
+        let mut new_layer = false;
         if let Some(rid) = data.rid
             && !track.rids.contains(&rid)
             && track.rids.len() < 4
         {
             track.rids.push(rid);
+            new_layer = true;
         }
         let rids = track.rids.clone();
+        let mut switched = false;
         if !data.contiguous {
             // Loss on the way in: ask the publisher for a fresh keyframe.
             self.request_keyframe(publisher, data.mid, data.rid, KeyframeRequestKind::Pli, now);
@@ -150,8 +153,12 @@ impl Sfu {
                     continue;
                 }
                 if data.rid.is_some() {
-                    if t.rid.is_none() {
-                        t.rid = choose_layer(&rids, t.prefer_low);
+                    // Layers show up one by one: choose again whenever a new one appears,
+                    // so a subscriber is not stuck on whichever arrived first.
+                    if t.rid.is_none() || new_layer {
+                        let best = choose_layer(&rids, t.prefer_low);
+                        switched |= t.rid.is_some() && best != t.rid;
+                        t.rid = best;
                     }
                     if t.rid != data.rid {
                         continue;
@@ -175,6 +182,9 @@ impl Sfu {
                     touched.push(sub.down);
                 }
             }
+        }
+        if switched {
+            self.request_keyframe(publisher, data.mid, None, KeyframeRequestKind::Pli, now);
         }
         self.dirty.extend(touched);
     }

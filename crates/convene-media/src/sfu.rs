@@ -246,6 +246,11 @@ impl Sfu {
         member.labels.clear();
         if let Some(up) = member.up.take() {
             self.remove_peer(up);
+            // The client must publish again on a new connection, after a new check.
+            self.push_event(SfuEvent::PeerClosed {
+                participant: who.clone(),
+                direction: PeerDirection::Up,
+            });
         }
         self.stop_tracks_of(who, room, None, now);
         self.flush(now);

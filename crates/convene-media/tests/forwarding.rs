@@ -273,7 +273,12 @@ fn idle_and_unanswering_participants_cause_no_churn() {
     w.run(Duration::from_millis(300));
     let id = convene_media::ParticipantId("ghost".into());
     w.sfu.join(1, id.clone(), true, w.now);
-    let offers = |events: &[SfuEvent]| events.iter().filter(|e| matches!(e, SfuEvent::Offer { participant, .. } if *participant == id)).count();
+    let offers = |events: &[SfuEvent]| {
+        events
+            .iter()
+            .filter(|e| matches!(e, SfuEvent::Offer { participant, .. } if *participant == id))
+            .count()
+    };
     let first: Vec<_> = std::iter::from_fn(|| w.sfu.poll_event()).collect();
     assert_eq!(offers(&first), 1, "the ghost is offered alice's tracks");
     let mut later = Vec::new();
@@ -281,7 +286,54 @@ fn idle_and_unanswering_participants_cause_no_churn() {
         w.sfu.handle_timeout(w.now + Duration::from_secs(31 * s));
         later.extend(std::iter::from_fn(|| w.sfu.poll_event()));
     }
-    assert_eq!(offers(&later), 0, "no new offer without a change: {later:?}");
-    let closed = later.iter().filter(|e| matches!(e, SfuEvent::PeerClosed { participant, .. } if *participant == id)).count();
+    assert_eq!(
+        offers(&later),
+        0,
+        "no new offer without a change: {later:?}"
+    );
+    let closed = later
+        .iter()
+        .filter(|e| matches!(e, SfuEvent::PeerClosed { participant, .. } if *participant == id))
+        .count();
     assert_eq!(closed, 1, "{later:?}");
+}
+
+#[test]
+fn a_better_layer_arriving_later_is_switched_to() {
+    let mut w = World::new();
+    let alice = w.join("alice", 1, true);
+    let bob = w.join("bob", 1, true);
+    w.publish_simulcast(alice);
+    w.run(Duration::from_millis(300));
+    // Only the low layer at first (the browser starts it first, say).
+    for n in 0..15 {
+        w.send_layers(alice, n, &[("l", b'L')]);
+        w.run(Duration::from_millis(20));
+    }
+    assert!(
+        w.clients[bob]
+            .received
+            .iter()
+            .any(|d| d.data.last() == Some(&b'L'))
+    );
+    w.clients[bob].received.clear();
+    for n in 15..45 {
+        w.send_simulcast_frame(alice, n);
+        w.run(Duration::from_millis(20));
+    }
+    let h = w.clients[bob]
+        .received
+        .iter()
+        .filter(|d| d.data.last() == Some(&b'H'))
+        .count();
+    let l_late = w.clients[bob]
+        .received
+        .iter()
+        .skip(5)
+        .filter(|d| d.data.last() == Some(&b'L'))
+        .count();
+    assert!(
+        h > 10 && l_late == 0,
+        "bob moved to the high layer: {h} high, {l_late} low after the switch"
+    );
 }

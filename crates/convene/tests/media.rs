@@ -217,8 +217,10 @@ async fn presentation_and_interview_rules() {
         .await;
     let mut rtc = RtcClient::new().await;
     let (sdp, _, a, v) = rtc.publish_offer();
-    // Wait until the state change is processed (it is echoed to everyone).
+    // Wait until the state change is processed (it is echoed to everyone); the one who
+    // stopped loses her publishing connection, so she cannot resume without a new check.
     ps[2].expect("media_state").await;
+    assert_eq!(ps[0].expect("media_closed").await["direction"], "up");
     let answer = offer(&mut ps[2], &sdp, &a.to_string(), &v.to_string()).await;
     assert_eq!(answer["type"], "media_answer", "{answer}");
 

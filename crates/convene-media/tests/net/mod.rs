@@ -140,10 +140,15 @@ impl World {
 
     /// Sends one frame on each simulcast layer; the payload's last byte names the layer.
     pub fn send_simulcast_frame(&mut self, i: usize, seq: u64) {
+        self.send_layers(i, seq, &[("h", b'H'), ("l", b'L')]);
+    }
+
+    /// Sends one frame on each of the given layers.
+    pub fn send_layers(&mut self, i: usize, seq: u64, layers: &[(&str, u8)]) {
         let now = self.now;
         let c = &mut self.clients[i];
         let (mid, _) = c.sent_mids[0];
-        for (rid, mark) in [("h", b'H'), ("l", b'L')] {
+        for &(rid, mark) in layers {
             let Some(writer) = c.up.writer(mid) else {
                 return;
             };

@@ -298,6 +298,8 @@ export class RoomSession extends EventTarget {
    * @param {Storage|null} [opts.storage]  remembers redirects, to stop a redirect loop
    * @param {(wsUrl: string) => Promise<boolean>} [opts.probe]  whether a node answers (default probeNode)
    * @param {(attempt: number) => number} [opts.backoff]  delay before re-entry attempt n (default backoffDelay)
+   * @param {() => string} [opts.carry]  a few letters [a-z] the page wants back after a move to another node
+   *   (what was switched on): the next page gets `#moved-<letters>` instead of `#moved`
    */
   constructor(opts) {
     super();
@@ -309,6 +311,7 @@ export class RoomSession extends EventTarget {
     this.storage = opts.storage === undefined ? safeSessionStorage() : opts.storage;
     this.probe = opts.probe ?? ((url) => probeNode(url, this.makeSocket));
     this.backoff = opts.backoff ?? backoffDelay;
+    this.carry = opts.carry ?? null;
 
     this.state = 'idle';
     this.conn = null;
@@ -442,7 +445,7 @@ export class RoomSession extends EventTarget {
         this.#setState('redirecting');
         this.#emit('redirecting', { server: answer.server, failover: false });
         // #moved (a fragment survives the node's redirect to /room/{id}) lets the next page say why.
-        this.navigate(this.attempt > 0 ? withFragment(answer.room_url, 'moved') : answer.room_url);
+        this.navigate(this.attempt > 0 ? withFragment(answer.room_url, this.#movedFragment()) : answer.room_url);
         return;
       }
     }
@@ -488,8 +491,14 @@ export class RoomSession extends EventTarget {
     if (!target) return false;
     this.#setState('redirecting');
     this.#emit('redirecting', { server: target, failover: true });
-    this.navigate(`${target.url.replace(/\/+$/, '')}/room/${encodeURIComponent(this.roomId)}#moved`);
+    this.navigate(`${target.url.replace(/\/+$/, '')}/room/${encodeURIComponent(this.roomId)}#${this.#movedFragment()}`);
     return true;
+  }
+
+  /** `moved`, or `moved-<letters>` with what the page asked to carry over. */
+  #movedFragment() {
+    const extra = String(this.carry?.() || '').replace(/[^a-z]/g, '').slice(0, 8);
+    return extra ? `moved-${extra}` : 'moved';
   }
 
   #connect(answer) {
@@ -706,7 +715,7 @@ export class RoomSession extends EventTarget {
         this.#emit('participants');
         break;
       }
-      case 'muted':
+      case 'muted': // the server turned our microphone off
         if (this.you) this.#patch(this.you.id, { media: { ...NO_MEDIA, ...(this.you.media || {}), microphone: false } });
         this.#emit('muted', { by: f.by });
         this.#emit('participants');
@@ -726,10 +735,7 @@ export class RoomSession extends EventTarget {
         this.speaker = f.participant_id ?? null;
         this.#emit('active_speaker', { id: this.speaker });
         break;
-      case 'media_offer':
-      case 'media_answer':
-      case 'media_tracks':
-      case 'media_closed':
+      case 'media_offer': case 'media_answer': case 'media_tracks': case 'media_closed':
         this.#emit('media', { frame: f });
         break;
       case 'draining': {

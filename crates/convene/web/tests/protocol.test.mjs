@@ -514,6 +514,37 @@ test('a re-entry that lands on another node says so in the URL (#moved); a first
   assert.equal(s.state, 'redirecting');
 });
 
+test('a move to another node carries what the page asks for in the fragment (#moved-mc)', async () => {
+  let calls = 0;
+  const visits = [];
+  let carry = 'mc';
+  const { s } = makeSession(async () => {
+    calls += 1;
+    if (calls === 2) return answer(calls, 'http://node-b:5081'); // the room moved
+    if (calls >= 3) throw fail(0, 'Cannot reach the server.');
+    return answer(calls);
+  }, { backoff: () => 1, navigate: (u) => visits.push(u), carry: () => carry });
+  s.start();
+  await until(() => FakeSocket.all.length === 1);
+  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')), [], [], undefined, { servers: [NODE_B] });
+  FakeSocket.all[0].serverClose(4010);
+  await until(() => visits.length === 1);
+  assert.deepEqual(visits, ['http://node-b:5081/room/7?token=t2#moved-mc']);
+  // Failover (this node is dead) carries it too; junk is dropped.
+  const r = makeSession(async () => {
+    calls += 1;
+    if (calls > 3) throw fail(0, 'Cannot reach the server.');
+    return answer(calls);
+  }, { backoff: () => 1, navigate: (u) => visits.push(u), carry: () => 'c<script>' });
+  r.s.start();
+  await until(() => FakeSocket.all.length === 1);
+  welcome(FakeSocket.all[0], part('aa', user(1, 'ann')), [], [], undefined, { servers: [NODE_B] });
+  FakeSocket.all[0].serverClose(1006);
+  await until(() => visits.length === 2);
+  assert.equal(visits[1], 'http://node-b:5081/room/7#moved-cscript');
+  carry = '';
+});
+
 test('failover uses the live nodes of the last welcome; a welcome without a list keeps the previous one', async () => {
   let calls = 0;
   const visits = [];

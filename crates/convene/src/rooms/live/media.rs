@@ -149,8 +149,21 @@ impl Room {
                 }
                 let m = &mut self.members[i];
                 m.view.media = flags;
-                if !flags.any() {
+                if !flags.any() && m.publishing {
                     m.publishing = false;
+                    if self.room.kind == RoomKind::Interview {
+                        // The slot is free for someone else: close this participant's
+                        // publishing connection, so publishing again needs a new offer,
+                        // which is checked against the limit.
+                        self.media_out.push(MediaCmd::SetPublish {
+                            participant: from.clone(),
+                            allowed: false,
+                        });
+                        self.media_out.push(MediaCmd::SetPublish {
+                            participant: from.clone(),
+                            allowed: true,
+                        });
+                    }
                 }
                 self.broadcast_media_state(from);
             }

@@ -374,6 +374,14 @@ export function createMediaView({ session, notice, nameOf }) {
     section,
     controls,
     render,
+    /** What is on, as letters for the next page after a move to another node: m microphone, c camera. */
+    carried: () => (engine.isOn('microphone') ? 'm' : '') + (engine.isOn('camera') ? 'c' : ''),
+    /** Turns on again what was on before the move (screen sharing needs a click: not carried). */
+    restore(letters) {
+      if (!engine.canPublish) return;
+      if (letters.includes('m')) engine.setOn('microphone', true);
+      if (letters.includes('c')) engine.setOn('camera', true);
+    },
     destroy() {
       for (const off of offs) off();
       engine.destroy();

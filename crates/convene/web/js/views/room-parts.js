@@ -14,7 +14,7 @@ export function avatar(name) {
 const ACTIONS = [
   { action: 'lower_hand', label: 'Lower hand', when: (p) => p.hand_raised, aria: (n) => `Lower the hand of ${n}` },
   { action: 'mute', label: 'Mute', when: (p) => !!p.media?.microphone, icon: 'mic_off', aria: (n) => `Turn off the microphone of ${n}` },
-  { action: 'ask_mute', label: 'Ask to mute', when: (p) => !p.media?.microphone, aria: (n) => `Ask ${n} to mute` },
+  { action: 'ask_mute', label: 'Ask to mute', when: () => true, aria: (n) => `Ask ${n} to mute` },
   { action: 'grant_presenter', label: 'Make presenter', when: (p, kind) => kind === 'presentation' && !p.presenter && !p.moderator, icon: 'presenter', aria: (n) => `Let ${n} present` },
   { action: 'revoke_presenter', label: 'Remove presenter', when: (p, kind) => kind === 'presentation' && !!p.presenter, aria: (n) => `Stop ${n} presenting` },
   { action: 'grant_moderator', label: 'Make moderator', when: (p) => !p.moderator, aria: (n) => `Make ${n} a moderator` },

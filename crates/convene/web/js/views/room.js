@@ -21,7 +21,10 @@ export function renderRoom(container, { app, params, query }) {
   // The other node signed us in from ?token=; the token is used up, keep it out of history and bookmarks.
   const entryRefused = query.get('entry') === 'refused';
   // #moved: the previous page was in this room on another node, which was drained or died.
-  const movedHere = location.hash === '#moved';
+  // #moved-mc: the microphone (m) and the camera (c) were on there; they are turned on again here.
+  const movedMatch = /^#moved(?:-([a-z]*))?$/.exec(location.hash);
+  const movedHere = !!movedMatch;
+  let restoreMedia = movedMatch?.[1] || '';
   if (query.has('token') || query.has('entry') || movedHere) {
     query.delete('token');
     query.delete('entry');
@@ -33,6 +36,7 @@ export function renderRoom(container, { app, params, query }) {
   const session = new RoomSession({
     roomId,
     enter: () => api.enterRoom(roomId, { quiet401: true }),
+    carry: () => mediaView.carried(),
   });
   // Audio and video (before the other listeners: it claims the errors of its own requests).
   const mediaView = createMediaView({ session, notice: (...a) => notice(...a), nameOf: (who) => nameOf(who) });
@@ -355,6 +359,10 @@ export function renderRoom(container, { app, params, query }) {
     } else if (everConnected) notice('Reconnected to the room.', 'success', { key: 'connection', ms: 4000 });
     everConnected = true;
     if (server) lastServerId = server.id;
+    if (restoreMedia) {
+      mediaView.restore(restoreMedia);
+      restoreMedia = '';
+    }
     updateRoomInfo();
   });
   on('draining', ({ until }) => showDrainNotice(until));
