@@ -33,8 +33,8 @@ pub struct Node {
     pub metrics: Metrics,
     pub events: EventBus,
     pub storage: SharedStorage,
-    /// Bounds concurrent password hashing (memory and CPU).
-    pub hashing: tokio::sync::Semaphore,
+    /// The threads that hash passwords (bounded memory and CPU).
+    pub hashing: auth::password::HashPool,
     /// The SFU of the rooms this node hosts; None only if it could not start.
     pub media: Option<MediaHandle>,
     /// Cancelled when the node starts shutting down.
@@ -114,7 +114,7 @@ pub async fn run(
         events: EventBus::default(),
         storage,
         media: Some(media),
-        hashing: auth::password::limiter(),
+        hashing: auth::password::pool(),
         shutdown: shutdown_token,
         tasks,
     });
@@ -258,7 +258,7 @@ async fn bootstrap_admin(store: &Store, config: &Config) -> anyhow::Result<()> {
         Some(pw) => (pw.clone(), false),
         None => (secret::random_password(), true),
     };
-    let hash = auth::password::hash(&auth::password::limiter(), password.clone()).await?;
+    let hash = auth::password::hash(&auth::password::pool(), password.clone()).await?;
     if store
         .create_user("admin", &hash, Role::Admin, "Administrator")
         .await?

@@ -35,7 +35,7 @@ async fn act(store: &Store, action: UserAction) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("role must be admin, user or webservice"))?;
             let name = display_name.unwrap_or_else(|| login.clone());
             account::check_display_name(&name).map_err(|e| anyhow::anyhow!(e))?;
-            let hash = password::hash(&password::limiter(), read_password()?).await?;
+            let hash = password::hash(&password::pool(), read_password()?).await?;
             match store.create_user(&login, &hash, role, name.trim()).await? {
                 Some(u) => println!("created {} (id {}, {})", u.login, u.id, u.role.as_str()),
                 None => anyhow::bail!("the login {login:?} is taken"),
@@ -62,7 +62,7 @@ async fn act(store: &Store, action: UserAction) -> anyhow::Result<()> {
                 .user_with_hash(&login)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no account {login:?}"))?;
-            let hash = password::hash(&password::limiter(), read_password()?).await?;
+            let hash = password::hash(&password::pool(), read_password()?).await?;
             store
                 .update_user(user.id, None, None, None, Some(&hash))
                 .await
