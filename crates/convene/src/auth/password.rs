@@ -1,16 +1,76 @@
 //! Argon2id password hashing, run off the async threads because it is slow on purpose.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 /// Longest password accepted: bounds the hashing work an anonymous request can cause.
 pub const MAX_PASSWORD_LEN: usize = 256;
 pub const MIN_PASSWORD_LEN: usize = 8;
 
-fn hasher() -> Argon2<'static> {
+fn params() -> Params {
     // OWASP's minimum for Argon2id: 19 MiB, 2 passes, 1 lane.
-    let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    Params::new(19 * 1024, 2, 1, Some(32)).expect("valid argon2 parameters")
+}
+
+fn hasher() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params())
+}
+
+/// Hashes with the caller's working memory (a pool thread's, reused for every hash).
+fn hash_with(memory: &mut Vec<Block>, password: &str) -> anyhow::Result<String> {
+    let params = params();
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let salt_raw = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    memory.resize(params.block_count(), Block::default());
+    let mut out = [0u8; 32];
+    hasher()
+        .hash_password_into_with_memory(password.as_bytes(), salt_raw, &mut out, &mut memory[..])
+        .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))?;
+    let phc = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: (&params)
+            .try_into()
+            .map_err(|e| anyhow::anyhow!("params: {e}"))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("output: {e}"))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Verifies with the caller's working memory when the stored hash uses this node's
+/// parameters; any other hash is verified the ordinary way.
+fn verify_with(memory: &mut Vec<Block>, password: &str, stored: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let ours = Params::try_from(&parsed).is_ok_and(|p| {
+        let mine = params();
+        p.m_cost() == mine.m_cost() && p.t_cost() == mine.t_cost() && p.p_cost() == mine.p_cost()
+    });
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    if parsed.algorithm != argon2::ARGON2ID_IDENT || !ours || expected.len() != 32 {
+        return verify_blocking(password, stored);
+    }
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt_raw) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    memory.resize(params().block_count(), Block::default());
+    let mut out = [0u8; 32];
+    if hasher()
+        .hash_password_into_with_memory(password.as_bytes(), salt_raw, &mut out, &mut memory[..])
+        .is_err()
+    {
+        return false;
+    }
+    // Output's equality is constant-time.
+    Output::new(&out).is_ok_and(|o| o == expected)
 }
 
 pub fn hash_blocking(password: &str) -> anyhow::Result<String> {
@@ -39,7 +99,8 @@ pub const HASH_THREADS: usize = 2;
 /// Hashes waiting for a thread before further logins are refused as busy.
 const HASH_QUEUE: usize = 4096;
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A job gets the thread's working memory.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
 /// A node's password-hashing threads; they end when the pool is dropped.
 pub struct HashPool {
@@ -55,6 +116,8 @@ pub fn pool() -> HashPool {
         let spawned = std::thread::Builder::new()
             .name(format!("convene-hash-{i}"))
             .spawn(move || {
+                // Allocated at the first hash, then reused: at most HASH_THREADS × 19 MiB.
+                let mut memory: Vec<Block> = Vec::new();
                 loop {
                     // The lock is held only while taking a job, not while hashing.
                     let job = match queue.lock() {
@@ -62,7 +125,7 @@ pub fn pool() -> HashPool {
                         Err(_) => return,
                     };
                     match job {
-                        Ok(job) => job(),
+                        Ok(job) => job(&mut memory),
                         Err(_) => return,
                     }
                 }
@@ -75,11 +138,14 @@ pub fn pool() -> HashPool {
 }
 
 impl HashPool {
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.jobs
-            .try_send(Box::new(move || {
-                let _ = tx.send(f());
+            .try_send(Box::new(move |memory: &mut Vec<Block>| {
+                let _ = tx.send(f(memory));
             }))
             .map_err(|_| anyhow::anyhow!("too many sign-ins at once; try again"))?;
         Ok(rx.await?)
@@ -87,11 +153,11 @@ impl HashPool {
 }
 
 pub async fn hash(pool: &HashPool, password: String) -> anyhow::Result<String> {
-    pool.run(move || hash_blocking(&password)).await?
+    pool.run(move |memory| hash_with(memory, &password)).await?
 }
 
 pub async fn verify(pool: &HashPool, password: String, stored: String) -> bool {
-    pool.run(move || verify_blocking(&password, &stored))
+    pool.run(move |memory| verify_with(memory, &password, &stored))
         .await
         .unwrap_or(false)
 }
@@ -134,6 +200,30 @@ mod tests {
             PasswordHash::new(dummy_hash()).is_ok(),
             "dummy hash must parse to cost the same"
         );
+    }
+
+    #[test]
+    fn pooled_hashing_is_standard_argon2id() {
+        let mut memory = Vec::new();
+        let h = hash_with(&mut memory, "correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        // Interoperable both ways with the ordinary implementation.
+        assert!(verify_blocking("correct horse", &h));
+        assert!(verify_with(&mut memory, "correct horse", &h));
+        assert!(!verify_with(&mut memory, "wrong horse", &h));
+        let ordinary = hash_blocking("battery staple").unwrap();
+        assert!(verify_with(&mut memory, "battery staple", &ordinary));
+        let other_params = {
+            let p = Params::new(8 * 1024, 1, 1, None).unwrap();
+            let a = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
+            let salt = SaltString::generate(&mut rand::rngs::OsRng);
+            a.hash_password(b"old", &salt).unwrap().to_string()
+        };
+        assert!(
+            verify_with(&mut memory, "old", &other_params),
+            "older parameters still verify"
+        );
+        assert!(!verify_with(&mut memory, "old", "garbage"));
     }
 
     #[test]
