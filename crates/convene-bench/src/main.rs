@@ -24,6 +24,10 @@ enum Command {
     Rooms(scenario::rooms::RoomsCmd),
     /// Start a node, measure its memory idle and under the `rooms` load, stop it.
     ServeAndMeasure(scenario::serve::ServeCmd),
+    /// Three nodes on a throwaway PostgreSQL: placement latency and failover time.
+    Cluster(scenario::cluster::ClusterCmd),
+    /// Simulated WebRTC peers through one node's SFU: forwarding rate, CPU, latency.
+    Media(scenario::media::MediaCmd),
     /// Print a process's resident memory (from /proc/PID/status).
     MeasureRss {
         #[arg(long)]
@@ -50,6 +54,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Rooms(cmd) => scenario::rooms::run(cmd).await,
             Command::ServeAndMeasure(cmd) => scenario::serve::run(cmd).await,
+            Command::Cluster(cmd) => scenario::cluster::run(cmd).await,
+            Command::Media(cmd) => scenario::media::run(cmd).await,
             Command::MeasureRss { pid, json } => measure_rss(pid, json),
         }
     });

@@ -7,6 +7,7 @@ use crate::stats::micros;
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +38,7 @@ pub struct Recorder {
     fanout_us: Mutex<Vec<u64>>,
     echo_us: Mutex<Vec<u64>>,
     frames: AtomicU64,
+    frame_types: Mutex<BTreeMap<String, u64>>,
     error_frames: AtomicU64,
     messages: Mutex<Vec<String>>,
 }
@@ -53,6 +55,7 @@ impl Recorder {
             fanout_us: Mutex::new(Vec::new()),
             echo_us: Mutex::new(Vec::new()),
             frames: AtomicU64::new(0),
+            frame_types: Mutex::new(BTreeMap::new()),
             error_frames: AtomicU64::new(0),
             messages: Mutex::new(Vec::new()),
         }
@@ -84,6 +87,8 @@ impl Recorder {
             self.note(format!("frame that is not JSON: {text:.200}"));
             return;
         };
+        let kind = frame["type"].as_str().unwrap_or("(no type)");
+        *lock(&self.frame_types).entry(kind.to_string()).or_default() += 1;
         match frame["type"].as_str() {
             Some("chat") => {
                 let message = &frame["message"];
@@ -125,6 +130,11 @@ impl Recorder {
 
     pub fn frames(&self) -> u64 {
         self.frames.load(Ordering::Relaxed)
+    }
+
+    /// Frames received after `welcome`, by type.
+    pub fn frame_types(&self) -> BTreeMap<String, u64> {
+        lock(&self.frame_types).clone()
     }
 
     pub fn error_frames(&self) -> u64 {
@@ -371,6 +381,7 @@ mod tests {
         assert_eq!(r.echo().len(), 1);
         assert_eq!(r.fanout().len(), 2);
         assert_eq!(r.frames(), 4);
+        assert_eq!(r.frame_types()["chat"], 3);
         assert_eq!(r.error_frames(), 1);
     }
 }

@@ -3,6 +3,7 @@
 use crate::procfs::{MemorySample, Phase, mib};
 use crate::stats::Percentiles;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SetupReport {
@@ -52,7 +53,10 @@ pub struct ChatReport {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct HoldReport {
     pub secs: f64,
+    /// Text frames received after `welcome`, in all.
     pub frames_received: u64,
+    /// The same, by `type`.
+    pub frame_types: BTreeMap<String, u64>,
     pub error_frames: u64,
     /// The first few unexpected frames.
     pub notes: Vec<String>,
@@ -143,6 +147,12 @@ impl RoomsReport {
             "  hold: {:.1} s, {} frames received, {} error frames",
             h.secs, h.frames_received, h.error_frames
         );
+        let types: Vec<String> = h
+            .frame_types
+            .iter()
+            .map(|(kind, n)| format!("{kind} {n}"))
+            .collect();
+        println!("    by type: {}", types.join(", "));
         for note in &h.notes {
             println!("    note: {note}");
         }

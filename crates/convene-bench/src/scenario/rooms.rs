@@ -303,6 +303,7 @@ pub async fn load(
     let hold = HoldReport {
         secs: secs(hold_start.elapsed()),
         frames_received: recorder.frames(),
+        frame_types: recorder.frame_types(),
         error_frames: recorder.error_frames(),
         notes: recorder.messages(),
     };
