@@ -879,3 +879,32 @@ async fn failed_logins_are_slowed_per_address() {
         (429, Some("too_many_attempts"))
     );
 }
+
+/// Many people signing in at once from one address (a school behind one NAT) are
+/// not taken for an attack: only failures count per address.
+#[tokio::test]
+async fn parallel_correct_sign_ins_from_one_address_all_succeed() {
+    let node = TestNode::sqlite().await;
+    let admin = node.admin().await;
+    for i in 0..12 {
+        admin
+            .create_user(&format!("pupil{i}"), "pupil-password", "user")
+            .await;
+    }
+    let mut logins = Vec::new();
+    for i in 0..12 {
+        let api = node.client();
+        logins.push(tokio::spawn(async move {
+            api.send(
+                "POST",
+                "/api/v1/login",
+                Some(json!({"login": format!("pupil{i}"), "password": "pupil-password"})),
+            )
+            .await
+            .0
+        }));
+    }
+    for l in logins {
+        assert_eq!(l.await.unwrap(), 200);
+    }
+}

@@ -17,24 +17,26 @@ pub async fn authenticate(
     password_text: &str,
     remote: &str,
 ) -> Result<UserRow, ApiError> {
-    let keys = [
-        format!("login:{}", login.to_lowercase()),
-        format!("addr:{remote}"),
-    ];
-    // Every attempt is counted before the password is checked (a success clears the
-    // count), so a burst of parallel guesses cannot all pass the limit.
+    let account = format!("login:{}", login.to_lowercase());
+    let address = format!("addr:{remote}");
     let limit = i64::from(state.config.login_throttle_after);
-    for key in &keys {
-        if let Some(wait_ms) = state.store.reserve_login_attempt(key, limit).await? {
-            let secs = (wait_ms as u64).div_ceil(1000);
-            let mut err = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
-                format!("too many failed sign-in attempts; try again in {secs} s"),
-            );
-            err.retry_after = Some(secs);
-            return Err(err);
-        }
+    // Per account, every attempt is counted before the password is checked (a success
+    // clears the count), so a burst of parallel guesses at one account cannot slip past
+    // the limit. Per address only failures count: a whole school behind one NAT signs
+    // in at nine o'clock, in parallel, and must not be refused.
+    let waits = [
+        state.store.reserve_login_attempt(&account, limit).await?,
+        state.store.login_wait(&address, limit).await?,
+    ];
+    if let Some(wait_ms) = waits.into_iter().flatten().max() {
+        let secs = (wait_ms as u64).div_ceil(1000);
+        let mut err = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!("too many failed sign-in attempts; try again in {secs} s"),
+        );
+        err.retry_after = Some(secs);
+        return Err(err);
     }
     let found = state.store.user_with_hash(login).await?;
     let (user, hash) = match found {
@@ -47,13 +49,13 @@ pub async fn authenticate(
             if !user.enabled {
                 return Err(ApiError::forbidden("this account is disabled"));
             }
-            for key in &keys {
-                state.store.clear_login_failures(key).await?;
-            }
+            state.store.clear_login_failures(&account).await?;
+            state.store.clear_login_failures(&address).await?;
             Ok(user)
         }
         _ => {
-            // Already counted by the reservation above.
+            // The account's attempt is already counted by its reservation.
+            state.store.record_login_failure(&address).await?;
             state.metrics.login_failures.inc();
             tracing::info!(login = %login, remote = %remote, "failed sign-in");
             Err(ApiError::unauthorized("wrong login or password"))

@@ -47,6 +47,34 @@ impl Store {
         })
     }
 
+    /// Milliseconds still to wait under `key` after `limit` failures, without counting.
+    pub async fn login_wait(&self, key: &str, limit: i64) -> sqlx::Result<Option<i64>> {
+        let row = sqlx::query(&self.sql(
+            "SELECT WAIT_MS - (NOW_MS - last_at) AS remaining FROM login_failures
+             WHERE key = $1 AND failures >= $2",
+        ))
+        .bind(key)
+        .bind(limit)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get::<i64, _>("remaining")?).filter(|ms| *ms > 0),
+            None => None,
+        })
+    }
+
+    /// Counts a failure under `key`.
+    pub async fn record_login_failure(&self, key: &str) -> sqlx::Result<()> {
+        sqlx::query(&self.sql(
+            "INSERT INTO login_failures (key, failures, last_at) VALUES ($1, 1, NOW_MS)
+             ON CONFLICT (key) DO UPDATE SET failures = login_failures.failures + 1, last_at = NOW_MS",
+        ))
+        .bind(key)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     pub async fn clear_login_failures(&self, key: &str) -> sqlx::Result<()> {
         sqlx::query("DELETE FROM login_failures WHERE key = $1")
             .bind(key)
