@@ -145,6 +145,13 @@ async fn run(
             },
             _ = tokio::time::sleep(wake) => sfu.handle_timeout(Instant::now()),
         }
+        // str0m sends written frames when its timer is due, which forwarding makes
+        // "now": handle it here instead of after a timer tick (a 1 ms floor on every
+        // forwarded frame, and growing batches under load).
+        let now = Instant::now();
+        if sfu.next_timeout().is_some_and(|t| t <= now) {
+            sfu.handle_timeout(now);
+        }
         while let Some(t) = sfu.poll_transmit() {
             if let Err(e) = socket.send_to(&t.contents, t.destination).await {
                 tracing::debug!(error = %e, to = %t.destination, "media send failed");
