@@ -254,7 +254,13 @@ function withoutQuery(url) {
 
 /** Delay before re-entry attempt n (1-based): 0.5 s, 1 s, 2 s … up to 15 s, with ±25 % jitter (at most 15 s). */
 export function backoffDelay(attempt, random = Math.random) {
-  const base = Math.min(15000, 500 * 2 ** Math.min(30, Math.max(0, attempt - 1)));
+  // About once a second for the first ten seconds: a dead node is noticed by the
+  // cluster after 5 s, and the room should be back soon after, not at the next
+  // doubling. Then exponentially, up to 15 s.
+  let base;
+  if (attempt <= 1) base = 500;
+  else if (attempt <= 10) base = 1000;
+  else base = Math.min(15000, 1000 * 2 ** Math.min(30, attempt - 10));
   return Math.min(15000, Math.round(base * (0.75 + random() * 0.5)));
 }
 

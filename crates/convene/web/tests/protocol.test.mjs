@@ -263,7 +263,9 @@ test('backoff grows and is capped', () => {
   const mid = () => 0.5;
   assert.equal(P.backoffDelay(1, mid), 500);
   assert.equal(P.backoffDelay(2, mid), 1000);
-  assert.equal(P.backoffDelay(10, mid), 15000);
+  assert.equal(P.backoffDelay(10, mid), 1000, 'once a second while a dead node is being noticed');
+  assert.equal(P.backoffDelay(12, mid), 4000);
+  assert.equal(P.backoffDelay(20, mid), 15000);
   assert.equal(P.backoffDelay(1000, () => 0.999), 15000, 'never more than 15 s, even with jitter');
   assert.ok(P.backoffDelay(1000, () => 0) >= 11000);
 });
