@@ -5,37 +5,10 @@
 mod common;
 
 use common::TestNode;
-use common::browser::{Driver, wait_for, wait_for_text};
-use fantoccini::{Client, Locator};
+use common::browser::{Driver, enter_room, sign_in, wait_for, wait_for_text};
+use fantoccini::Client;
 use serde_json::Value;
 use std::time::Duration;
-
-async fn sign_in(c: &Client, base: &str, login: &str, password: &str) {
-    c.goto(&format!("{base}/login")).await.unwrap();
-    wait_for(c, "#login-name")
-        .await
-        .send_keys(login)
-        .await
-        .unwrap();
-    wait_for(c, "#login-password")
-        .await
-        .send_keys(password)
-        .await
-        .unwrap();
-    wait_for(c, "#login-submit").await.click().await.unwrap();
-    wait_for(c, "#room-list").await;
-}
-
-async fn enter_room(c: &Client, room: i64) {
-    let card = wait_for(c, &format!("#room-list [data-room-id=\"{room}\"]")).await;
-    card.find(Locator::Css(".enter-room"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_for(c, "#room[data-state=\"open\"]").await;
-}
 
 async fn turn_on_camera_and_microphone(c: &Client) {
     wait_for(c, "#toggle-mic").await.click().await.unwrap();
