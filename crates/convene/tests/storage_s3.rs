@@ -26,21 +26,28 @@ fn free_port() -> u16 {
 }
 
 async fn start_moto() -> Option<(Moto, String)> {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg("command -v moto_server")
+    // The module works wherever the package is installed, even without its script on PATH.
+    let found = Command::new("python3")
+        .args(["-c", "import moto.server"])
         .output()
-        .ok()?;
-    if !found.status.success() {
+        .is_ok_and(|o| o.status.success());
+    if !found {
         common::require(
             "s3",
-            Err("moto_server not found (pip install 'moto[server]')".into()),
+            Err("moto not installed (pip install 'moto[server]')".into()),
         );
         return None;
     }
     let port = free_port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
