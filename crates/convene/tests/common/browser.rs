@@ -105,12 +105,19 @@ impl Drop for Driver {
 }
 
 /// Waits for an element matching `css`, up to 15 s.
+/// Polls rather than using WebDriver's wait, which gives up with "aborted by
+/// navigation" when the page moves on (a redirect to another node) meanwhile.
 pub async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
-    c.wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("element {css} did not appear: {e}"))
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match c.find(Locator::Css(css)).await {
+            Ok(element) => return element,
+            Err(e) if tokio::time::Instant::now() > deadline => {
+                panic!("element {css} did not appear: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 /// Waits until `css` exists and its text contains `text`.
@@ -154,12 +161,15 @@ pub async fn sign_in(c: &Client, base: &str, login: &str, password: &str) {
 
 /// Enters a room from the room list and waits until the page is connected.
 pub async fn enter_room(c: &Client, room: i64) {
-    let card = wait_for(c, &format!("#room-list [data-room-id=\"{room}\"]")).await;
-    card.find(Locator::Css(".enter-room"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    // The list re-renders every few seconds: a button found just before may be gone
+    // (stale) when clicked, so find and click again.
+    let button = format!("#room-list [data-room-id=\"{room}\"] .enter-room");
+    for attempt in 0.. {
+        match wait_for(c, &button).await.click().await {
+            Ok(_) => break,
+            Err(e) if attempt >= 10 => panic!("cannot click {button}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
     wait_for(c, "#room[data-state=\"open\"]").await;
 }
