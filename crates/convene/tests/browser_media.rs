@@ -164,3 +164,45 @@ async fn a_plain_participant_cannot_publish_in_a_presentation() {
     assert!(refused.as_str().unwrap().contains("refused"), "{refused}");
     ann.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_screen_share_reaches_the_other_participant() {
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let node = TestNode::sqlite().await;
+    let admin = node.admin().await;
+    admin.create_user("ann", "ann-password", "user").await;
+    admin.create_user("ben", "ben-password", "user").await;
+    let room = admin.create_room("Screens", 10).await;
+    let ann = driver.browser().await;
+    let ben = driver.browser().await;
+    sign_in(&ann, &node.url, "ann", "ann-password").await;
+    sign_in(&ben, &node.url, "ben", "ben-password").await;
+    enter_room(&ann, room).await;
+    enter_room(&ben, room).await;
+    wait_for(&ann, "#toggle-screen")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &ben,
+        "#video-grid .video-tile[data-login=\"ann\"][data-label=\"screen\"] video",
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = stats(&ben).await;
+        if s["videoFramesDecoded"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "ben decoded no screen frames: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    ann.close().await.unwrap();
+    ben.close().await.unwrap();
+}

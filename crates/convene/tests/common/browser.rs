@@ -84,6 +84,7 @@ impl Driver {
                     format!("--user-data-dir={}", profile.path().display()),
                     "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                     "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
+                    "--auto-select-desktop-capture-source=Entire screen", "--auto-accept-this-tab-capture",
                 ]
             }
         });
