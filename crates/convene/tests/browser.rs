@@ -23,8 +23,7 @@ async fn two_browsers_meet_in_a_room_and_chat() {
     };
     let node = TestNode::sqlite().await;
     let admin = node.admin().await;
-    admin.create_user("ann", "ann-password", "user").await;
-    admin.create_user("ben", "ben-password", "user").await;
+    admin.create_people(&["ann", "ben"]).await;
     let room = admin.create_room("Biology", 30).await;
     admin.create_room("Geography", 30).await;
 

@@ -17,7 +17,7 @@ async fn the_room_page_follows_redirects_and_drains() {
         return;
     };
     let admin = cluster.node(1).admin().await;
-    admin.create_user("ann", "ann-password", "user").await;
+    admin.create_people(&["ann"]).await;
     // The room goes to node 2 while the browser signs in on node 1.
     admin
         .send("PUT", "/api/v1/servers/1", Some(json!({"active": false})))

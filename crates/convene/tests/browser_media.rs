@@ -70,8 +70,7 @@ async fn two_browsers_exchange_audio_and_video() {
     };
     let node = TestNode::sqlite().await;
     let admin = node.admin().await;
-    admin.create_user("ann", "ann-password", "user").await;
-    admin.create_user("ben", "ben-password", "user").await;
+    admin.create_people(&["ann", "ben"]).await;
     let room = admin.create_room("Video call", 10).await;
     two_people_see_and_hear_each_other(&node.url, room, &mut driver).await;
 }
@@ -85,8 +84,7 @@ async fn media_goes_to_the_rooms_node_in_a_cluster() {
         return;
     };
     let admin = cluster.node(1).admin().await;
-    admin.create_user("ann", "ann-password", "user").await;
-    admin.create_user("ben", "ben-password", "user").await;
+    admin.create_people(&["ann", "ben"]).await;
     // Put the room on node 2 while both browsers sign in on node 1.
     admin
         .send(
@@ -134,7 +132,7 @@ async fn a_plain_participant_cannot_publish_in_a_presentation() {
     };
     let node = TestNode::sqlite().await;
     let admin = node.admin().await;
-    admin.create_user("ann", "ann-password", "user").await;
+    admin.create_people(&["ann"]).await;
     let room = admin
         .post(
             "/api/v1/rooms",
@@ -172,8 +170,7 @@ async fn a_screen_share_reaches_the_other_participant() {
     };
     let node = TestNode::sqlite().await;
     let admin = node.admin().await;
-    admin.create_user("ann", "ann-password", "user").await;
-    admin.create_user("ben", "ben-password", "user").await;
+    admin.create_people(&["ann", "ben"]).await;
     let room = admin.create_room("Screens", 10).await;
     let ann = driver.browser().await;
     let ben = driver.browser().await;

@@ -11,12 +11,6 @@ use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-async fn users(admin: &Api, names: &[&str]) {
-    for n in names {
-        admin.create_user(n, &format!("{n}-password"), "user").await;
-    }
-}
-
 async fn signed_in(node_api: Api, login: &str) -> Api {
     let mut api = node_api;
     api.login(login, &format!("{login}-password")).await;
@@ -41,7 +35,7 @@ async fn seed_scenarios_on_two_nodes() {
     };
     let (n1, n2) = (cluster.node(1), cluster.node(2));
     let admin = n1.admin().await;
-    users(&admin, &["u1", "u2", "u3"]).await;
+    admin.create_people(&["u1", "u2", "u3"]).await;
     let room_a = admin.create_room("Room A", 20).await;
     let room_b = admin.create_room("Room B", 20).await;
 
@@ -237,7 +231,7 @@ async fn kicks_edits_and_closures_cross_nodes() {
         return;
     };
     let admin = cluster.node(1).admin().await;
-    users(&admin, &["kim", "lee"]).await;
+    admin.create_people(&["kim", "lee"]).await;
     let room = admin.create_room("Staff room", 20).await;
     let kim = signed_in(cluster.node(1).api(), "kim").await;
     let lee = signed_in(cluster.node(1).api(), "lee").await;
@@ -299,7 +293,7 @@ async fn events_survive_a_lost_listening_connection() {
         return;
     };
     let admin = cluster.node(1).admin().await;
-    users(&admin, &["max"]).await;
+    admin.create_people(&["max"]).await;
     let room = admin.create_room("Lab", 20).await;
     let max = signed_in(cluster.node(1).api(), "max").await;
     let mut m = max.join(room).await;
@@ -331,7 +325,7 @@ async fn deactivate_and_drain() {
         return;
     };
     let admin = cluster.node(1).admin().await;
-    users(&admin, &["nia"]).await;
+    admin.create_people(&["nia"]).await;
     let nia = signed_in(cluster.node(1).api(), "nia").await;
 
     // Node 2 inactive: new rooms all go to node 1.
@@ -386,7 +380,7 @@ async fn a_killed_node_is_replaced_within_ten_seconds() {
         return;
     };
     let admin = cluster.node(1).admin().await;
-    users(&admin, &["oli", "pam"]).await;
+    admin.create_people(&["oli", "pam"]).await;
     let room = admin.create_room("Resilient", 10).await;
     let oli = signed_in(cluster.node(1).api(), "oli").await;
     let pam = signed_in(cluster.node(1).api(), "pam").await;
@@ -489,7 +483,7 @@ async fn time_zones_skewed_clocks_node_ids_and_storage() {
         "{servers}"
     );
     let admin = cluster.node(1).admin().await;
-    users(&admin, &["quin"]).await;
+    admin.create_people(&["quin"]).await;
     let room = admin.create_room("Far away", 10).await;
     // A session from node 2 works on node 1 and the reverse; tokens made by either work.
     let quin = signed_in(cluster.node(2).api(), "quin").await;

@@ -293,22 +293,13 @@ impl Store {
 
     /// Adds a server before its node runs; `Ok(None)` if the id exists.
     pub async fn add_server(&self, id: NodeId, w: &ServerWrite) -> sqlx::Result<Option<ServerRow>> {
-        let url = ServerRow::url_from_parts(&w.protocol, &w.address, w.http_port, &w.base_path);
-        let res = sqlx::query(
+        let res = server_query(
             "INSERT INTO servers (id, name, url, address, http_port, protocol, base_path, weight,
                                   comment, active)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            id,
+            w,
         )
-        .bind(id.0)
-        .bind(&w.name)
-        .bind(&url)
-        .bind(&w.address)
-        .bind(w.http_port)
-        .bind(&w.protocol)
-        .bind(&w.base_path)
-        .bind(w.weight)
-        .bind(&w.comment)
-        .bind(w.active as i64)
         .execute(self.pool())
         .await;
         match res {
@@ -324,23 +315,14 @@ impl Store {
         id: NodeId,
         w: &ServerWrite,
     ) -> sqlx::Result<Option<ServerRow>> {
-        let url = ServerRow::url_from_parts(&w.protocol, &w.address, w.http_port, &w.base_path);
-        let res = sqlx::query(
+        let res = server_query(
             "UPDATE servers SET name = $2, url = $3, address = $4, http_port = $5, protocol = $6,
                  base_path = $7, weight = $8, comment = $9, active = $10,
                  draining_until = CASE WHEN $10 = 1 THEN NULL ELSE draining_until END
              WHERE id = $1",
+            id,
+            w,
         )
-        .bind(id.0)
-        .bind(&w.name)
-        .bind(&url)
-        .bind(&w.address)
-        .bind(w.http_port)
-        .bind(&w.protocol)
-        .bind(&w.base_path)
-        .bind(w.weight)
-        .bind(&w.comment)
-        .bind(w.active as i64)
         .execute(self.pool())
         .await?;
         if res.rows_affected() == 0 {
@@ -420,6 +402,27 @@ impl Store {
     fn sql_owned(&self, text: String) -> String {
         text.replace("NOW_MS", self.sql("NOW_MS").as_ref())
     }
+}
+
+/// `sql` with the administered fields bound as $1 (id) to $10 (active), in the order
+/// both the insert and the update use.
+fn server_query<'q>(
+    sql: &'q str,
+    id: NodeId,
+    w: &'q ServerWrite,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let url = ServerRow::url_from_parts(&w.protocol, &w.address, w.http_port, &w.base_path);
+    sqlx::query(sql)
+        .bind(id.0)
+        .bind(&w.name)
+        .bind(url)
+        .bind(&w.address)
+        .bind(w.http_port)
+        .bind(&w.protocol)
+        .bind(&w.base_path)
+        .bind(w.weight)
+        .bind(&w.comment)
+        .bind(w.active as i64)
 }
 
 /// The seed's address, port, protocol and base path, read off a public URL.

@@ -212,6 +212,14 @@ impl Api {
             .unwrap()
     }
 
+    /// Plain users whose password is `<login>-password`, the tests' convention.
+    pub async fn create_people(&self, logins: &[&str]) {
+        for login in logins {
+            self.create_user(login, &format!("{login}-password"), "user")
+                .await;
+        }
+    }
+
     pub async fn create_room(&self, name: &str, capacity: i64) -> i64 {
         self.post(
             "/api/v1/rooms",

@@ -8,11 +8,9 @@
 //                    to another node (4010), with backoff when the node drains (1001) or the
 //                    connection is lost (1006), for as long as the page is open.
 //
-// A node killed with `kill -9` keeps its rooms for about 5 s, until the cluster notices: meanwhile `enter`
-// may fail or name the dead node. The session never navigates to a node that does not answer (it probes
-// the node's /ws first), and when the node serving this page is the dead one it moves the page to another
-// node of the cluster (the live nodes of the last `welcome`) that answers.
-//
+// A node killed with `kill -9` keeps its rooms for ~5 s until the cluster notices; meanwhile `enter` may
+// fail or name the dead node. The session never navigates to a node that does not answer (it probes its /ws
+// first); when this page's own node is the dead one, it moves to a live node from the last `welcome`.
 // Media signalling frames (media_offer, media_answer, media_tracks, media_closed) are passed on as 'media'
 // events to js/media.js; the session keeps the media state of the participants (media, presenter, can_publish).
 
