@@ -81,18 +81,19 @@ impl Api {
         Ok(session.sid)
     }
 
-    /// Creates an account with role `user`; an existing login (409) is reused.
+    /// Creates an account with `role`; an existing login (409) is reused as it is.
     pub async fn create_user(
         &self,
         sid: &str,
         login: &str,
         password: &str,
+        role: &str,
     ) -> anyhow::Result<Created> {
         let response = self
             .http
             .post(self.url("/api/v1/users"))
             .bearer_auth(sid)
-            .json(&json!({"login": login, "password": password, "role": "user"}))
+            .json(&json!({"login": login, "password": password, "role": role}))
             .send()
             .await
             .with_context(|| format!("POST /api/v1/users {login}"))?;

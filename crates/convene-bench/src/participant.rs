@@ -41,6 +41,8 @@ pub struct Recorder {
     frame_types: Mutex<BTreeMap<String, u64>>,
     error_frames: AtomicU64,
     messages: Mutex<Vec<String>>,
+    /// Whiteboard strokes instead of chat messages.
+    board: bool,
 }
 
 impl Recorder {
@@ -58,7 +60,30 @@ impl Recorder {
             frame_types: Mutex::new(BTreeMap::new()),
             error_frames: AtomicU64::new(0),
             messages: Mutex::new(Vec::new()),
+            board: false,
         }
+    }
+
+    /// Sends whiteboard strokes instead of chat messages.
+    pub fn drawing(mut self, board: bool) -> Recorder {
+        self.board = board;
+        self
+    }
+
+    /// A stroke's id carrying this run and the moment it is sent (ids take
+    /// `A-Z a-z 0-9 _ -`, which the run's marker is made of).
+    fn stroke_id(&self) -> String {
+        format!("bench-{}-{}", self.run, micros(self.epoch.elapsed()))
+    }
+
+    /// Sent-to-received time of a stroke of this run.
+    fn stroke_latency(&self, id: &str) -> Option<u64> {
+        let (run, sent) = id.strip_prefix("bench-")?.rsplit_once('-')?;
+        if run != self.run {
+            return None;
+        }
+        let sent: u64 = sent.parse().ok()?;
+        Some(micros(self.epoch.elapsed()).saturating_sub(sent))
     }
 
     /// A chat text carrying the moment it is sent.
@@ -66,8 +91,14 @@ impl Recorder {
         format!("bench-chat {} {}", self.run, micros(self.epoch.elapsed()))
     }
 
-    /// A `chat` frame, stamped now.
+    /// A `chat` frame (or with `drawing`, a `board` stroke), stamped now.
     fn chat_frame(&self) -> String {
+        if self.board {
+            return serde_json::json!({"type": "board", "op": {"kind": "put", "board": 1,
+                "elements": [{"id": self.stroke_id(), "tool": "pen", "color": "#1e88e5",
+                              "width": 3, "points": [[10, 10], [40, 25], [80, 12]]}]}})
+            .to_string();
+        }
         serde_json::json!({"type": "chat", "text": self.chat_text()}).to_string()
     }
 
@@ -97,6 +128,18 @@ impl Recorder {
                     return;
                 };
                 let list = if message["participant_id"].as_str() == Some(me) {
+                    &self.echo_us
+                } else {
+                    &self.fanout_us
+                };
+                lock(list).push(latency);
+            }
+            Some("board") => {
+                let id = frame["op"]["elements"][0]["id"].as_str();
+                let Some(latency) = id.and_then(|id| self.stroke_latency(id)) else {
+                    return;
+                };
+                let list = if frame["by"].as_str() == Some(me) {
                     &self.echo_us
                 } else {
                     &self.fanout_us
@@ -349,6 +392,21 @@ async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stroke_round_trip() {
+        let r = Recorder::new().drawing(true);
+        let frame: Value = serde_json::from_str(&r.chat_frame()).unwrap();
+        assert_eq!(frame["type"], "board");
+        let id = frame["op"]["elements"][0]["id"].as_str().unwrap();
+        assert!(id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        assert!(r.stroke_latency(id).is_some());
+        assert!(Recorder::new().stroke_latency(id).is_none(), "another run");
+        let echo = serde_json::json!({"type": "board", "seq": 1, "by": "me", "op": frame["op"]});
+        r.on_text("me", &echo.to_string());
+        r.on_text("other", &echo.to_string());
+        assert_eq!((r.echo().len(), r.fanout().len()), (1, 1));
+    }
 
     #[test]
     fn chat_text_round_trip() {

@@ -22,6 +22,9 @@ impl Sfu {
                 if let Some(p) = self.peers.get_mut(&key) {
                     p.connected = true;
                 }
+                if direction == PeerDirection::Down {
+                    self.keyframes_for(&owner, now);
+                }
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 if let Some(p) = self.peers.get_mut(&key) {
@@ -187,6 +190,32 @@ impl Sfu {
             self.request_keyframe(publisher, data.mid, None, KeyframeRequestKind::Pli, now);
         }
         self.dirty.extend(touched);
+    }
+
+    /// A receiving connection is up (at last, or again): what it was sent before could not
+    /// be decoded, and the keyframe asked for when its answer came may have gone out before
+    /// it could carry it. Every publisher of a video it receives is asked for a new one, past
+    /// the usual interval (a connection comes up rarely).
+    fn keyframes_for(&mut self, subscriber: &ParticipantId, now: Instant) {
+        let Some(member) = self.members.get(subscriber) else {
+            return;
+        };
+        let wanted: Vec<(ParticipantId, Mid, Option<str0m::media::Rid>)> = member
+            .tracks_out
+            .iter()
+            .filter(|t| t.kind == MediaKind::Video && matches!(t.state, OutState::Open(_)))
+            .map(|t| (t.publisher.clone(), t.mid_in, t.rid))
+            .collect();
+        for (publisher, mid, rid) in wanted {
+            if let Some(track) = self
+                .members
+                .get_mut(&publisher)
+                .and_then(|p| p.tracks_in.iter_mut().find(|t| t.mid == mid))
+            {
+                track.last_keyframe_request = None;
+            }
+            self.request_keyframe(&publisher, mid, rid, KeyframeRequestKind::Pli, now);
+        }
     }
 
     pub(crate) fn request_keyframe(

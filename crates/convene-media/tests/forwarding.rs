@@ -89,6 +89,27 @@ fn a_late_subscriber_gets_the_tracks_and_a_keyframe_is_requested() {
     assert!(w.sfu.stats().keyframe_requests >= 1);
 }
 
+/// The keyframe asked for when a subscriber's answer comes goes out before its
+/// connection can carry it; once the connection is up, another is asked for at once
+/// (not after the usual interval), or the subscriber waits for a keyframe that never comes.
+#[test]
+fn a_subscriber_whose_connection_comes_up_asks_for_a_keyframe_at_once() {
+    let mut w = World::new();
+    let alice = w.join("alice", 1, true);
+    w.publish(alice).unwrap();
+    w.run(Duration::from_millis(300));
+    w.stream(alice, Duration::from_millis(600), 30);
+    let before = w.sfu.stats().keyframe_requests;
+    w.join("erin", 1, true);
+    // Well within the interval between two ordinary requests (500 ms).
+    w.run(Duration::from_millis(300));
+    let after = w.sfu.stats().keyframe_requests;
+    assert!(
+        after >= before + 2,
+        "one request at the answer, one when the connection came up: {before} then {after}"
+    );
+}
+
 #[test]
 fn tracks_go_when_their_publisher_leaves() {
     let mut w = World::new();
@@ -335,5 +356,32 @@ fn a_better_layer_arriving_later_is_switched_to() {
     assert!(
         h > 10 && l_late == 0,
         "bob moved to the high layer: {h} high, {l_late} low after the switch"
+    );
+}
+
+/// A subscriber who joins after a simulcast publisher started: the keyframe requests
+/// name a layer (a request without one reaches no stream of a simulcast track).
+#[test]
+fn a_late_subscriber_to_simulcast_gets_video_and_a_keyframe_request() {
+    let mut w = World::new();
+    let alice = w.join("alice", 1, true);
+    w.publish_simulcast(alice);
+    w.run(Duration::from_millis(300));
+    for n in 0..20 {
+        w.send_simulcast_frame(alice, n);
+        w.run(Duration::from_millis(20));
+    }
+    let before = w.clients[alice].keyframe_requests;
+    w.join("erin", 1, true);
+    w.run(Duration::from_millis(300));
+    for n in 20..60 {
+        w.send_simulcast_frame(alice, n);
+        w.run(Duration::from_millis(20));
+    }
+    let erin = w.idx("erin");
+    assert!(!w.clients[erin].received.is_empty(), "erin got no video");
+    assert!(
+        w.clients[alice].keyframe_requests > before,
+        "alice was asked for a keyframe for erin"
     );
 }

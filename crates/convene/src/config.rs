@@ -13,6 +13,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Upper bound of `max_connections` and `max_connections_per_address`.
+const MAX_CONNECTIONS: usize = 1_000_000;
+
 /// The settings as given: every field optional, so the layers can be merged.
 #[derive(Debug, Clone, Default, Args, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,6 +66,18 @@ pub struct Settings {
     /// Chat messages sent to a participant on joining.
     #[arg(long, env = "CONVENE_CHAT_HISTORY")]
     pub chat_history: Option<u32>,
+    /// Chat messages a participant may send at once (then `chat_per_second`).
+    #[arg(long, env = "CONVENE_CHAT_BURST")]
+    pub chat_burst: Option<u32>,
+    /// Chat messages a participant may send per second, sustained.
+    #[arg(long, env = "CONVENE_CHAT_PER_SECOND")]
+    pub chat_per_second: Option<u32>,
+    /// Other frames (media signalling, moderation, pings) a participant may send at once.
+    #[arg(long, env = "CONVENE_FRAME_BURST")]
+    pub frame_burst: Option<u32>,
+    /// Other frames a participant may send per second, sustained.
+    #[arg(long, env = "CONVENE_FRAME_PER_SECOND")]
+    pub frame_per_second: Option<u32>,
     /// Failed logins (per account and per address) before logins are slowed down.
     #[arg(long, env = "CONVENE_LOGIN_THROTTLE_AFTER")]
     pub login_throttle_after: Option<u32>,
@@ -90,12 +105,63 @@ pub struct Settings {
     /// Credential for the TURN servers (environment or file only).
     #[arg(skip)]
     pub turn_credential: Option<String>,
+    /// Seconds a client may take to send a request's headers.
+    #[arg(long, env = "CONVENE_HTTP_HEADER_TIMEOUT")]
+    pub http_header_timeout: Option<u64>,
+    /// Seconds a client may take to send a request's whole body.
+    #[arg(long, env = "CONVENE_HTTP_BODY_TIMEOUT")]
+    pub http_body_timeout: Option<u64>,
+    /// Seconds after which an HTTP connection with no traffic is closed.
+    #[arg(long, env = "CONVENE_HTTP_IDLE_TIMEOUT")]
+    pub http_idle_timeout: Option<u64>,
+    /// Most HTTP connections (WebSockets included) open at once; default from the file limit.
+    #[arg(long, env = "CONVENE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Most HTTP connections open at once from one client address (0: no limit).
+    #[arg(long, env = "CONVENE_MAX_CONNECTIONS_PER_ADDRESS")]
+    pub max_connections_per_address: Option<usize>,
+    /// Seconds shutdown waits for requests and connections before closing them.
+    #[arg(long, env = "CONVENE_SHUTDOWN_GRACE")]
+    pub shutdown_grace: Option<u64>,
     /// Log format: text or json.
     #[arg(long, env = "CONVENE_LOG_FORMAT")]
     pub log_format: Option<String>,
     /// Log filter, e.g. info or convene=debug.
     #[arg(long, env = "CONVENE_LOG")]
     pub log: Option<String>,
+    /// Serve HTTPS with a certificate made and kept in the data directory: `self-signed`.
+    #[arg(long, env = "CONVENE_TLS")]
+    pub tls: Option<String>,
+    /// PEM file with the HTTPS certificate chain (reloaded on SIGHUP).
+    #[arg(long, env = "CONVENE_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file with the HTTPS private key (reloaded on SIGHUP).
+    #[arg(long, env = "CONVENE_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// A plain-HTTP port that redirects every request to HTTPS (needs TLS).
+    #[arg(long, env = "CONVENE_HTTP_REDIRECT_PORT")]
+    pub http_redirect_port: Option<u16>,
+    /// Largest file that may be uploaded, in bytes.
+    #[arg(long, env = "CONVENE_MAX_FILE_BYTES")]
+    pub max_file_bytes: Option<u64>,
+    /// Bytes the files of one room may take (0: no limit).
+    #[arg(long, env = "CONVENE_ROOM_QUOTA_BYTES")]
+    pub room_quota_bytes: Option<u64>,
+    /// Bytes the personal files of one account may take (0: no limit).
+    #[arg(long, env = "CONVENE_USER_QUOTA_BYTES")]
+    pub user_quota_bytes: Option<u64>,
+    /// Seconds a client may take to send an upload's whole body.
+    #[arg(long, env = "CONVENE_UPLOAD_TIMEOUT")]
+    pub upload_timeout: Option<u64>,
+    /// Seconds one document's conversion may take before it is stopped (and fails).
+    #[arg(long, env = "CONVENE_CONVERSION_TIMEOUT")]
+    pub conversion_timeout: Option<u64>,
+    /// Most pages a document may have to be converted.
+    #[arg(long, env = "CONVENE_CONVERSION_MAX_PAGES")]
+    pub conversion_max_pages: Option<u32>,
+    /// Resolution of converted pages, in dots per inch.
+    #[arg(long, env = "CONVENE_CONVERSION_DPI")]
+    pub conversion_dpi: Option<u32>,
 }
 
 impl Settings {
@@ -127,6 +193,10 @@ impl Settings {
             max_body_bytes,
             max_ws_message_bytes,
             chat_history,
+            chat_burst,
+            chat_per_second,
+            frame_burst,
+            frame_per_second,
             login_throttle_after,
             trust_forwarded_for,
             cleanup_interval,
@@ -136,10 +206,36 @@ impl Settings {
             turn_urls,
             turn_username,
             turn_credential,
+            http_header_timeout,
+            http_body_timeout,
+            http_idle_timeout,
+            max_connections,
+            max_connections_per_address,
+            shutdown_grace,
             log_format,
-            log
+            log,
+            tls,
+            tls_cert,
+            tls_key,
+            http_redirect_port,
+            max_file_bytes,
+            room_quota_bytes,
+            user_quota_bytes,
+            upload_timeout,
+            conversion_timeout,
+            conversion_max_pages,
+            conversion_dpi
         )
     }
+}
+
+/// Where the HTTPS certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSource {
+    /// PEM files given by the operator, read again on SIGHUP.
+    Files { cert: PathBuf, key: PathBuf },
+    /// Made on first start and kept in the data directory (`crate::tls`).
+    SelfSigned,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +252,8 @@ pub struct Config {
     pub database_url: String,
     /// Local path or s3:// URL of the shared file storage.
     pub storage: String,
-    /// None: derived from the bound listener (`http://localhost:PORT`).
+    /// None: every URL handed out is built from the request (`crate::public_url`);
+    /// refused for `serve` in a cluster ([`Config::check_for_serving`]).
     pub public_url: Option<String>,
     pub node_id: i64,
     pub node_name: Option<String>,
@@ -168,6 +265,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub max_ws_message_bytes: usize,
     pub chat_history: u32,
+    /// Per-participant budgets of the live rooms.
+    pub rate_limits: crate::rooms::RateLimits,
     pub login_throttle_after: u32,
     pub trust_forwarded_for: bool,
     pub cleanup_interval: Duration,
@@ -177,8 +276,28 @@ pub struct Config {
     pub media_public_ip: Option<std::net::IpAddr>,
     /// `iceServers` for browsers.
     pub ice_servers: serde_json::Value,
+    pub http_header_timeout: Duration,
+    pub http_body_timeout: Duration,
+    pub http_idle_timeout: Duration,
+    /// None: derived from the file limit at start (see `http_server::connection_cap`).
+    pub max_connections: Option<usize>,
+    /// 0: no per-address limit.
+    pub max_connections_per_address: usize,
+    pub shutdown_grace: Duration,
     pub log_format: LogFormat,
     pub log: String,
+    /// None: plain HTTP.
+    pub tls: Option<TlsSource>,
+    /// A plain-HTTP listener (same address as `listen`) redirecting to HTTPS.
+    pub http_redirect_port: Option<u16>,
+    /// File areas (`docs/files.md`): the largest file, the quotas (0: none), and how long
+    /// an upload's body may take.
+    pub max_file_bytes: u64,
+    pub room_quota_bytes: u64,
+    pub user_quota_bytes: u64,
+    pub upload_timeout: Duration,
+    /// Document conversion (`docs/files.md`): the time limit, the page limit, the resolution.
+    pub conversion: crate::files::convert::Limits,
 }
 
 impl Config {
@@ -190,6 +309,20 @@ impl Config {
         }
         .resolve()
         .expect("defaults are valid")
+    }
+
+    /// Checks that only matter for `serve`: the administration commands run fine
+    /// with them unmet.
+    pub fn check_for_serving(&self) -> anyhow::Result<()> {
+        if self.public_url.is_none() && self.database_url.starts_with("postgres") {
+            bail!(
+                "setting `public_url` is required in a cluster (the database is PostgreSQL): other \
+                 nodes send browsers to this node by its public URL, so it cannot be guessed from a \
+                 request; set --public-url or CONVENE_PUBLIC_URL to the URL browsers use for this \
+                 node, e.g. https://meet2.example.org"
+            );
+        }
+        Ok(())
     }
 
     /// The node's display name.
@@ -262,6 +395,13 @@ impl Settings {
             }
             Ok(Duration::from_secs(v))
         };
+        let bounded = |name: &str, v: Option<u32>, default: u32, min: u32, max: u32| {
+            let v = v.unwrap_or(default);
+            if v < min || v > max {
+                bail!("setting `{name}` must be between {min} and {max}, not {v}");
+            }
+            Ok(v)
+        };
         let ws_ping_interval = secs("ws_ping_interval", self.ws_ping_interval, 15, 1, 3600)?;
         let ws_timeout = secs("ws_timeout", self.ws_timeout, 45, 2, 7200)?;
         if ws_timeout <= ws_ping_interval {
@@ -279,9 +419,35 @@ impl Settings {
         if chat_history > 1000 {
             bail!("setting `chat_history` must be at most 1000");
         }
+        let rate_limits = rate_limits(
+            self.chat_burst,
+            self.chat_per_second,
+            self.frame_burst,
+            self.frame_per_second,
+        )?;
         let login_throttle_after = self.login_throttle_after.unwrap_or(5);
         if login_throttle_after == 0 {
             bail!("setting `login_throttle_after` must be at least 1");
+        }
+        let max_connections = match self.max_connections {
+            Some(n) if !(1..=MAX_CONNECTIONS).contains(&n) => {
+                bail!("setting `max_connections` must be between 1 and {MAX_CONNECTIONS}, not {n}")
+            }
+            other => other,
+        };
+        // Behind a reverse proxy every client has the proxy's address: no default cap then.
+        let per_address_default = if self.trust_forwarded_for == Some(true) {
+            0
+        } else {
+            500
+        };
+        let max_connections_per_address = self
+            .max_connections_per_address
+            .unwrap_or(per_address_default);
+        if max_connections_per_address > MAX_CONNECTIONS {
+            bail!(
+                "setting `max_connections_per_address` must be between 0 and {MAX_CONNECTIONS}, not {max_connections_per_address}"
+            );
         }
         let log_format = match self.log_format.as_deref().unwrap_or("text") {
             "text" => LogFormat::Text,
@@ -289,9 +455,57 @@ impl Settings {
             other => bail!("setting `log_format` must be `text` or `json`, not {other:?}"),
         };
         let log = self.log.unwrap_or_else(|| "info".into());
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log) {
-            bail!("setting `log`: {log:?} is not a log filter ({e})");
+        check_log_filter(&log)?;
+        let tls = match (
+            self.tls.as_deref().map(str::trim),
+            self.tls_cert,
+            self.tls_key,
+        ) {
+            (None | Some(""), None, None) => None,
+            (None | Some(""), Some(cert), Some(key)) => {
+                if cert.as_os_str().is_empty() || key.as_os_str().is_empty() {
+                    bail!("settings `tls_cert` and `tls_key` must not be empty");
+                }
+                Some(TlsSource::Files { cert, key })
+            }
+            (None | Some(""), Some(_), None) => {
+                bail!("setting `tls_cert` needs `tls_key` (the private key's PEM file) too")
+            }
+            (None | Some(""), None, Some(_)) => {
+                bail!("setting `tls_key` needs `tls_cert` (the certificate's PEM file) too")
+            }
+            (Some("self-signed"), None, None) => Some(TlsSource::SelfSigned),
+            (Some("self-signed"), _, _) => bail!(
+                "setting `tls` = self-signed cannot be combined with `tls_cert`/`tls_key`: choose one"
+            ),
+            (Some(other), _, _) => bail!(
+                "setting `tls` must be `self-signed` (or give `tls_cert` and `tls_key`), not {other:?}"
+            ),
+        };
+        let http_redirect_port = match self.http_redirect_port {
+            None => None,
+            Some(_) if tls.is_none() => bail!(
+                "setting `http_redirect_port` needs HTTPS: give `tls` = self-signed or `tls_cert` and `tls_key`"
+            ),
+            Some(0) => bail!("setting `http_redirect_port` must be between 1 and 65535"),
+            Some(p) if p == listen.port() => {
+                bail!("setting `http_redirect_port` must differ from the port of `listen` ({p})")
+            }
+            Some(p) => Some(p),
+        };
+        let max_file_bytes = self.max_file_bytes.unwrap_or(100 << 20);
+        if !(1024..=(1 << 40)).contains(&max_file_bytes) {
+            bail!("setting `max_file_bytes` must be between 1024 and 1099511627776 (1 TiB)");
         }
+        let quota = |name: &str, v: Option<u64>, default: u64| {
+            let v = v.unwrap_or(default);
+            if v > 1 << 50 {
+                bail!("setting `{name}` must be between 0 (no limit) and 1125899906842624 (1 PiB)");
+            }
+            Ok(v)
+        };
+        let room_quota_bytes = quota("room_quota_bytes", self.room_quota_bytes, 1 << 30)?;
+        let user_quota_bytes = quota("user_quota_bytes", self.user_quota_bytes, 256 << 20)?;
         Ok(Config {
             listen,
             data_dir,
@@ -308,6 +522,7 @@ impl Settings {
             max_body_bytes,
             max_ws_message_bytes,
             chat_history,
+            rate_limits,
             login_throttle_after,
             trust_forwarded_for: self.trust_forwarded_for.unwrap_or(false),
             cleanup_interval: secs("cleanup_interval", self.cleanup_interval, 60, 1, 86400)?,
@@ -324,8 +539,37 @@ impl Settings {
                 self.turn_username.as_deref(),
                 self.turn_credential.as_deref(),
             )?,
+            http_header_timeout: secs(
+                "http_header_timeout",
+                self.http_header_timeout,
+                10,
+                1,
+                3600,
+            )?,
+            http_body_timeout: secs("http_body_timeout", self.http_body_timeout, 30, 1, 86400)?,
+            http_idle_timeout: secs("http_idle_timeout", self.http_idle_timeout, 60, 1, 86400)?,
+            max_connections,
+            max_connections_per_address,
+            shutdown_grace: secs("shutdown_grace", self.shutdown_grace, 10, 0, 3600)?,
             log_format,
             log,
+            tls,
+            http_redirect_port,
+            max_file_bytes,
+            room_quota_bytes,
+            user_quota_bytes,
+            upload_timeout: secs("upload_timeout", self.upload_timeout, 3600, 10, 86400)?,
+            conversion: crate::files::convert::Limits {
+                timeout: secs("conversion_timeout", self.conversion_timeout, 120, 1, 3600)?,
+                max_pages: bounded(
+                    "conversion_max_pages",
+                    self.conversion_max_pages,
+                    500,
+                    1,
+                    10_000,
+                )?,
+                dpi: bounded("conversion_dpi", self.conversion_dpi, 120, 30, 600)?,
+            },
         })
     }
 }
@@ -382,6 +626,34 @@ fn normalise_database_url(url: &str) -> anyhow::Result<String> {
     }
 }
 
+/// The log filter must parse, and every directive must end in a real level: the
+/// filter syntax would otherwise take `loud` for the name of a module to log in full.
+fn check_log_filter(log: &str) -> anyhow::Result<()> {
+    const LEVELS: &str = "use error, warn, info, debug, trace or off, optionally per module \
+                          as in `info,convene=debug`";
+    if log.trim().is_empty() {
+        bail!("setting `log` must not be empty ({LEVELS})");
+    }
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(log) {
+        bail!("setting `log`: {log:?} is not a log filter ({e}; {LEVELS})");
+    }
+    for directive in log.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let level = directive
+            .rsplit_once('=')
+            .map_or(directive, |(_, l)| l)
+            .trim();
+        let real = !level.is_empty()
+            && !level.chars().all(|c| c.is_ascii_digit())
+            && level
+                .parse::<tracing_subscriber::filter::LevelFilter>()
+                .is_ok();
+        if !real {
+            bail!("setting `log`: {level:?} in {log:?} is not a log level ({LEVELS})");
+        }
+    }
+    Ok(())
+}
+
 fn check_public_url(url: &str) -> anyhow::Result<String> {
     let trimmed = url.trim_end_matches('/');
     let rest = trimmed
@@ -395,128 +667,37 @@ fn check_public_url(url: &str) -> anyhow::Result<String> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_are_zero_configuration() {
-        let c = Settings::default().resolve().unwrap();
-        assert_eq!(c.listen.port(), 5080);
-        assert_eq!(c.database_url, "sqlite://./data/convene.db?mode=rwc");
-        assert_eq!(c.node_id, 1);
-        assert_eq!(c.node_name(), "node-1");
-    }
-
-    #[test]
-    fn higher_layers_win() {
-        let flags = Settings {
-            listen: Some("127.0.0.1:1".into()),
-            ..Default::default()
-        };
-        let env_and_file = Settings {
-            listen: Some("127.0.0.1:2".into()),
-            node_id: Some(7),
-            ..Default::default()
-        };
-        let c = flags.or(env_and_file).resolve().unwrap();
-        assert_eq!(c.listen.port(), 1);
-        assert_eq!(c.node_id, 7);
-    }
-
-    #[test]
-    fn bad_settings_are_named() {
-        let err = |s: Settings| s.resolve().unwrap_err().to_string();
-        assert!(
-            err(Settings {
-                listen: Some("nowhere".into()),
-                ..Default::default()
-            })
-            .contains("`listen`")
-        );
-        assert!(
-            err(Settings {
-                database_url: Some("mysql://x".into()),
-                ..Default::default()
-            })
-            .contains("`database_url`")
-        );
-        assert!(
-            err(Settings {
-                public_url: Some("ftp://x".into()),
-                ..Default::default()
-            })
-            .contains("`public_url`")
-        );
-        assert!(
-            err(Settings {
-                ws_timeout: Some(1),
-                ..Default::default()
-            })
-            .contains("`ws_timeout`")
-        );
-    }
-
-    #[test]
-    fn admin_password_log_filter_and_node_name_limits() {
-        let resolve = |s: Settings| s.resolve().map_err(|e| e.to_string());
-        let pw = |p: &str| Settings {
-            admin_password: Some(p.into()),
-            ..Default::default()
-        };
-        assert!(resolve(pw(&"p".repeat(256))).is_ok());
-        let err = resolve(pw(&"p".repeat(257))).unwrap_err();
-        assert!(
-            err.contains("`admin_password`") && err.contains("256"),
-            "{err}"
-        );
-        assert!(
-            resolve(pw("short"))
-                .unwrap_err()
-                .contains("`admin_password`")
-        );
-        // Eight characters, even when they take more bytes, as for every password.
-        assert!(resolve(pw("ééééééé")).is_err());
-        assert!(resolve(pw("éééééééé")).is_ok());
-
-        let log = |l: &str| Settings {
-            log: Some(l.into()),
-            ..Default::default()
-        };
-        assert!(resolve(log("info,convene=debug")).is_ok());
-        let err = resolve(log("convene=loud")).unwrap_err();
-        assert!(err.contains("`log`"), "{err}");
-
-        let name = |n: String| Settings {
-            node_name: Some(n),
-            ..Default::default()
-        };
-        assert!(resolve(name("é".repeat(100))).is_ok(), "100 characters");
-        assert!(
-            resolve(name("é".repeat(101)))
-                .unwrap_err()
-                .contains("`node_name`")
-        );
-        assert!(resolve(name("  ".into())).is_err());
-    }
-
-    #[test]
-    fn file_rejects_unknown_keys() {
-        let bad: Result<Settings, _> = toml::from_str("listne = \"1.2.3.4:5\"");
-        assert!(bad.unwrap_err().to_string().contains("listne"));
-        let good: Settings = toml::from_str("listen = \"1.2.3.4:5\"\nnode_id = 3").unwrap();
-        assert_eq!(good.node_id, Some(3));
-    }
-
-    #[test]
-    fn sqlite_urls_get_create_mode() {
-        assert_eq!(
-            normalise_database_url("sqlite:x.db").unwrap(),
-            "sqlite://x.db?mode=rwc"
-        );
-        assert_eq!(
-            normalise_database_url("sqlite://x.db?mode=ro").unwrap(),
-            "sqlite://x.db?mode=ro"
-        );
-    }
+/// The rate-limit settings, each between 1 and 100000.
+fn rate_limits(
+    chat_burst: Option<u32>,
+    chat_per_second: Option<u32>,
+    frame_burst: Option<u32>,
+    frame_per_second: Option<u32>,
+) -> anyhow::Result<crate::rooms::RateLimits> {
+    use crate::rooms::{Budget, RateLimits};
+    let default = RateLimits::default();
+    let get = |name: &str, v: Option<u32>, default: u32| {
+        let v = v.unwrap_or(default);
+        if !(1..=100_000).contains(&v) {
+            bail!("setting `{name}` must be between 1 and 100000, not {v}");
+        }
+        Ok(v)
+    };
+    Ok(RateLimits {
+        chat: Budget {
+            burst: get("chat_burst", chat_burst, default.chat.burst)?,
+            per_second: get("chat_per_second", chat_per_second, default.chat.per_second)?,
+        },
+        frames: Budget {
+            burst: get("frame_burst", frame_burst, default.frames.burst)?,
+            per_second: get(
+                "frame_per_second",
+                frame_per_second,
+                default.frames.per_second,
+            )?,
+        },
+    })
 }
+
+#[cfg(test)]
+mod tests;

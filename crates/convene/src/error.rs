@@ -61,7 +61,29 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
+        if db_unreachable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            return ApiError::unavailable("the database is not reachable; try again shortly");
+        }
         ApiError::internal(err)
+    }
+}
+
+/// The database is away (restarting, unreachable, overloaded), as opposed to a bug: the
+/// client should retry, so it gets 503 rather than 500.
+pub fn db_unreachable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL: connection exceptions (08…) and operator intervention (57P0…),
+        // as during a restart.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P0")),
+        _ => false,
     }
 }
 

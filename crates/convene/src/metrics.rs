@@ -28,8 +28,66 @@ impl Gauge {
     pub fn dec(&self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
+    pub fn set(&self, v: i64) {
+        self.0.store(v, Ordering::Relaxed);
+    }
     pub fn get(&self) -> i64 {
         self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The HTTP server's connection figures (see `http_server`).
+#[derive(Default)]
+pub struct HttpCounters {
+    /// Open connections, upgraded WebSockets included.
+    pub open: Gauge,
+    /// The cap in force (`max_connections` fitted under the file limit).
+    pub max: Gauge,
+    pub refused_total_cap: Counter,
+    pub refused_address_cap: Counter,
+    pub accept_errors: Counter,
+    pub header_timeouts: Counter,
+    pub body_timeouts: Counter,
+    pub idle_timeouts: Counter,
+    /// Connections still open at the end of `shutdown_grace`, closed by force.
+    pub forced_closes: Counter,
+}
+
+impl HttpCounters {
+    fn render(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP convene_http_connections Open HTTP connections, WebSockets included.\n# TYPE convene_http_connections gauge\nconvene_http_connections {}",
+            self.open.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP convene_http_connections_max The cap on open HTTP connections in force.\n# TYPE convene_http_connections_max gauge\nconvene_http_connections_max {}",
+            self.max.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP convene_http_connections_refused_total Connections closed at once because a cap was reached.\n# TYPE convene_http_connections_refused_total counter\nconvene_http_connections_refused_total{{why=\"total\"}} {}\nconvene_http_connections_refused_total{{why=\"address\"}} {}",
+            self.refused_total_cap.get(),
+            self.refused_address_cap.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP convene_http_accept_errors_total Failed accepts (e.g. out of file descriptors).\n# TYPE convene_http_accept_errors_total counter\nconvene_http_accept_errors_total {}",
+            self.accept_errors.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP convene_http_timeouts_total Connections closed by a timeout.\n# TYPE convene_http_timeouts_total counter\nconvene_http_timeouts_total{{what=\"header\"}} {}\nconvene_http_timeouts_total{{what=\"body\"}} {}\nconvene_http_timeouts_total{{what=\"idle\"}} {}",
+            self.header_timeouts.get(),
+            self.body_timeouts.get(),
+            self.idle_timeouts.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP convene_http_forced_closes_total Connections closed by force at the end of the shutdown grace.\n# TYPE convene_http_forced_closes_total counter\nconvene_http_forced_closes_total {}",
+            self.forced_closes.get()
+        );
     }
 }
 
@@ -54,6 +112,8 @@ pub struct Metrics {
     pub ws_bad_frames: Counter,
     /// Written by the media task.
     pub media: std::sync::Arc<crate::media::MediaCounters>,
+    /// Written by the HTTP server's accept loop and connections.
+    pub http: std::sync::Arc<HttpCounters>,
     /// (method, route, status class) → latency histogram. A lock held for nanoseconds.
     requests: Mutex<std::collections::BTreeMap<(String, String, u16), Histogram>>,
 }
@@ -148,6 +208,7 @@ impl Metrics {
             "Peer connections removed after a failure.",
             m.peer_failures.load(Relaxed),
         );
+        self.http.render(&mut out);
         let map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         let _ = writeln!(
             out,
@@ -223,5 +284,6 @@ mod tests {
         ));
         assert!(text.contains("le=\"0.005\"} 1"));
         assert!(text.contains("le=\"0.0025\"} 0"));
+        assert!(text.contains("convene_http_connections_refused_total{why=\"address\"} 0"));
     }
 }

@@ -1,6 +1,6 @@
 //! Operations endpoints: liveness, readiness, Prometheus metrics.
 
-use crate::server::AppState;
+use crate::node::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -12,11 +12,14 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the database answers and the node is not shutting down.
+/// `GET /readyz`: the database answers, every long-running task works (the media
+/// service, the event reader and listener) and the node is not shutting down. A 503
+/// names what failed, since when and why.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let db = state.store.ping().await;
     let stopping = state.shutdown.is_cancelled();
-    let status = if db && !stopping {
+    let failed = state.health.failed();
+    let status = if db && !stopping && failed.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -27,6 +30,8 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
             "database": db,
             "shutting_down": stopping,
+            "failed": failed,
+            "components": state.health.reports(),
             "node": {"id": state.node.id, "name": state.node.name},
         })),
     )
@@ -39,6 +44,11 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        {
+            let mut body = state.metrics.render();
+            state.lease.render(&mut body);
+            body.push_str(&state.health.render_metrics());
+            body
+        },
     )
 }

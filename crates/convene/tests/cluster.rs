@@ -254,6 +254,29 @@ async fn kicks_edits_and_closures_cross_nodes() {
         "Staff room 2"
     );
 
+    // Rights follow live across nodes: kim is made a moderator of the room, then an
+    // administrator (a moderator still when taken off the room's moderators), then a
+    // plain user again, which ends the right; each change made on the other node.
+    let kim_id = k.welcome["you"]["user"]["id"].as_i64().unwrap();
+    let edits = [
+        (
+            format!("/api/v1/rooms/{room}"),
+            json!({"moderators": [kim_id]}),
+        ),
+        (format!("/api/v1/users/{kim_id}"), json!({"role": "admin"})),
+        (format!("/api/v1/rooms/{room}"), json!({"moderators": []})),
+        (format!("/api/v1/users/{kim_id}"), json!({"role": "user"})),
+    ];
+    for (path, body) in edits {
+        let (status, out) = remote_admin.send("PUT", &path, Some(body)).await;
+        assert_eq!(status, 200, "{path}: {out}");
+    }
+    assert_eq!(k.expect("moderator").await["moderator"], true);
+    assert_eq!(k.expect("moderator").await["moderator"], false);
+    k.send(json!({"type": "kick", "participant_id": l.id}))
+        .await;
+    assert_eq!(k.expect("error").await["code"], "forbidden");
+
     // A kick from the other node's Connections page.
     let (status, _) = remote_admin
         .send("DELETE", &format!("/api/v1/connections/{}", k.id), None)
@@ -396,25 +419,7 @@ async fn a_killed_node_is_replaced_within_ten_seconds() {
     let killed_at = Instant::now();
     cluster.node_mut(host).kill9();
     // Like the web UI: retry `enter` until a node takes the room.
-    let rejoin = |api: Api| async move {
-        loop {
-            let (status, e) = api
-                .send(
-                    "POST",
-                    &format!("/api/v1/rooms/{room}/enter"),
-                    Some(json!({})),
-                )
-                .await;
-            if status == 200
-                && let Ok(mut p) = Participant::try_connect(e["ws_url"].as_str().unwrap()).await
-                && let Ok(w) = p.next().await
-                && w["type"] == "welcome"
-            {
-                return (w, p);
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    };
+    let rejoin = |api: Api| async move { common::enter_until_welcome(&api, room).await };
     let ((wo, _o2), (wp, _p2)) = tokio::join!(rejoin(oli), rejoin(pam));
     let elapsed = killed_at.elapsed();
     assert!(elapsed < Duration::from_secs(10), "replaced in {elapsed:?}");

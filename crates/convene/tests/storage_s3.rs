@@ -5,70 +5,8 @@
 mod common;
 
 use common::cluster::NodeProc;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_moto() -> Option<(Moto, String)> {
-    // The module works wherever the package is installed, even without its script on PATH.
-    let found = Command::new("python3")
-        .args(["-c", "import moto.server"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        common::require(
-            "s3",
-            Err("moto not installed (pip install 'moto[server]')".into()),
-        );
-        return None;
-    }
-    let port = free_port();
-    let child = Command::new("python3")
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let moto = Moto(child);
-    let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    for _ in 0..100 {
-        if http.get(&url).send().await.is_ok() {
-            return Some((moto, url));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("moto_server did not start");
-}
-
-const CREDENTIALS: [(&str, &str); 3] = [
-    ("AWS_ACCESS_KEY_ID", "convene-test"),
-    ("AWS_SECRET_ACCESS_KEY", "convene-test-secret"),
-    ("AWS_DEFAULT_REGION", "us-east-1"),
-];
+use common::s3::{CREDENTIALS, start_moto};
+use std::process::Command;
 
 #[tokio::test]
 async fn a_node_uses_s3_compatible_shared_storage() {

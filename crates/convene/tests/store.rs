@@ -3,9 +3,15 @@
 
 mod common;
 
-use convene::cluster::placement::host_for_room;
+use convene::cluster::placement::{Judge, host_for_room};
 use convene::ids::{ConnectionId, NodeId, RoomId, UserId};
 use convene::store::{AccountError, NewConnection, Role, RoomKind, RoomWrite, Store};
+
+/// A judge that may not declare nodes dead (both nodes here are alive anyway).
+const JUDGE: Judge = Judge {
+    node: NodeId(1),
+    may_judge: false,
+};
 
 fn room(name: &str, capacity: i64, public: bool, members: Vec<UserId>) -> RoomWrite {
     RoomWrite {
@@ -261,7 +267,7 @@ async fn suite(store: Store) {
     for _ in 0..8 {
         let s = store.clone();
         handles.push(tokio::spawn(async move {
-            host_for_room(&s, a.id).await.unwrap().id
+            host_for_room(&s, a.id, JUDGE).await.unwrap().id
         }));
     }
     let mut hosts = Vec::new();
@@ -272,7 +278,7 @@ async fn suite(store: Store) {
         hosts.windows(2).all(|w| w[0] == w[1]),
         "one host: {hosts:?}"
     );
-    let host_b = host_for_room(&store, b.id).await.unwrap().id;
+    let host_b = host_for_room(&store, b.id, JUDGE).await.unwrap().id;
     assert_ne!(hosts[0], host_b, "the second room goes to the other node");
 
     // Deleting a room or user takes its dependants with it.

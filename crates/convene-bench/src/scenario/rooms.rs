@@ -51,6 +51,11 @@ pub struct LoadArgs {
     /// Send the messages of a round (one per room) all at once, then wait.
     #[arg(long)]
     pub chat_burst: bool,
+    /// Send whiteboard strokes (a `board` `put` of one 3-point pen stroke) instead of
+    /// chat messages, timed the same way; the accounts are then created as
+    /// administrators, who may draw in every room.
+    #[arg(long)]
+    pub board: bool,
     /// Seconds to let the server settle before sampling its memory under load.
     #[arg(long, default_value_t = 2)]
     pub settle_secs: u64,
@@ -177,7 +182,9 @@ pub async fn setup(
             let (api, admin) = (api.clone(), admin.clone());
             let login = user_login(&load.prefix, i);
             let password = load.user_password.clone();
-            async move { api.create_user(&admin, &login, &password).await }
+            // Administrators moderate every room, so they may draw on its boards.
+            let role = if load.board { "admin" } else { "user" };
+            async move { api.create_user(&admin, &login, &password, role).await }
         })
         .buffer_unordered(load.setup_concurrency)
         .collect()
@@ -270,7 +277,7 @@ pub async fn load(
     load: &LoadArgs,
     memory: &mut MemoryLog,
 ) -> anyhow::Result<RoomsReport> {
-    let recorder = Arc::new(Recorder::new());
+    let recorder = Arc::new(Recorder::new().drawing(load.board));
     let (participants, join_report) = join_all(api, prepared, load, &recorder).await;
     if participants.is_empty() {
         bail!(

@@ -225,6 +225,8 @@ async fn start(cmd: &ServeCmd, bin: &Path, data_dir: &Path, port: u16) -> anyhow
         .args(["--public-url", &format!("http://{listen}")])
         .env("CONVENE_ADMIN_PASSWORD", &cmd.admin_password)
         .env("CONVENE_LOG", &cmd.server_log)
+        // Every simulated participant comes from one loopback address.
+        .env("CONVENE_MAX_CONNECTIONS_PER_ADDRESS", "0")
         .envs(cmd.server_env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))

@@ -1,10 +1,10 @@
 //! Administration → Connections: every live participant of the cluster, with its node.
 
 use crate::auth::Manager;
-use crate::cluster::events::{Event, publish};
+use crate::cluster::events::Event;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::ConnectionId;
-use crate::server::AppState;
+use crate::node::AppState;
 use crate::time::rfc3339;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -61,7 +61,7 @@ pub async fn kick(
             room: row.room_id,
             connection: id.clone(),
         };
-        publish(&state, &event).await?;
+        state.events.publish(&event).await?;
         let mut gone = false;
         for _ in 0..60 {
             if state.store.connection(&id).await?.is_none() {

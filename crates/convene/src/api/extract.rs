@@ -10,16 +10,60 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 
 /// A JSON body; a malformed one is a 400, a wrong content type a 415, too large a 413.
+/// A string holding NUL or another control character (other than tab and line
+/// breaks) is a 400 too, whatever the field: such text has no business in a name, a
+/// comment or a password, and PostgreSQL refuses NUL in text.
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(JsonBody(v)),
-            Err(rejection) => Err(json_error(rejection)),
+        if !is_json(req.headers()) {
+            return Err(unsupported_media_type());
         }
+        let bytes = Bytes::from_request(req, state).await.map_err(bytes_error)?;
+        parse_clean(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses JSON, refusing control characters in any string or key. (Public for the fuzz
+/// targets in `fuzz/` only.)
+#[doc(hidden)]
+pub fn parse_clean<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = match axum::Json::from_bytes(bytes) {
+        Ok(axum::Json(v)) => v,
+        Err(rejection) => return Err(json_error(rejection)),
+    };
+    if let Some(path) = control_character_at(&value) {
+        return Err(ApiError::bad_request(format!(
+            "{path} contains a control character (such as NUL), which is not accepted"
+        )));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::bad_request(format!("invalid request: {e}")))
+}
+
+/// Where a string with a forbidden control character is (a JSON path), if anywhere.
+pub fn control_character_at(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    fn bad(s: &str) -> bool {
+        s.chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    }
+    match value {
+        Value::String(s) if bad(s) => Some("the value".into()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| control_character_at(v).map(|p| format!("item {i} of {p}"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if bad(k) {
+                return Some("a field name".into());
+            }
+            control_character_at(v).map(|_| format!("field `{k}`"))
+        }),
+        _ => None,
     }
 }
 
@@ -39,10 +83,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
         if !json {
             return Err(unsupported_media_type());
         }
-        match axum::Json::<T>::from_bytes(&bytes) {
-            Ok(axum::Json(v)) => Ok(OptionalJsonBody(v)),
-            Err(rejection) => Err(json_error(rejection)),
-        }
+        parse_clean(&bytes).map(OptionalJsonBody)
     }
 }
 
@@ -150,6 +191,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_found_wherever_they_are() {
+        let v = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+        assert_eq!(control_character_at(&v(r#"{"a": "ok\n\ttab"}"#)), None);
+        assert_eq!(
+            control_character_at(&v(r#"{"login": "admin\u0000"}"#)).as_deref(),
+            Some("field `login`")
+        );
+        assert!(control_character_at(&v(r#"{"m": [1, "x\u001b[31m"]}"#)).is_some());
+        assert!(control_character_at(&v(r#"{"k\u0007": 1}"#)).is_some());
+        assert!(control_character_at(&v(r#"{"c1": "\u0085"}"#)).is_some());
+    }
     use axum::Router;
     use axum::body::Body;
     use axum::routing::{get, post};

@@ -4,10 +4,10 @@
 use super::{Id, JsonBody, OptionalJsonBody};
 use crate::auth::Manager;
 use crate::cluster::drain::{DEFAULT_DEADLINE_SECS, MAX_DEADLINE_SECS};
-use crate::cluster::events::{Event, publish};
+use crate::cluster::events::Event;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::NodeId;
-use crate::server::AppState;
+use crate::node::AppState;
 use crate::store::{NODE_IDS, ServerRow, ServerStats, ServerWrite};
 use axum::Json;
 use axum::extract::State;
@@ -171,14 +171,13 @@ pub async fn update(
         .await?
         .ok_or_else(|| ApiError::not_found("server"))?;
     if row.active != current.active {
-        publish(
-            &state,
-            &Event::ServerChanged {
+        state
+            .events
+            .publish(&Event::ServerChanged {
                 server: row.id,
                 active: row.active,
-            },
-        )
-        .await?;
+            })
+            .await?;
     }
     tracing::info!(server = id, active = row.active, by = %caller.user.login, "server updated");
     answer(&state, &row).await
@@ -220,14 +219,13 @@ pub async fn drain(
     if !state.store.start_drain(NodeId(id), deadline_ms).await? {
         return Err(ApiError::not_found("server"));
     }
-    publish(
-        &state,
-        &Event::Drain {
+    state
+        .events
+        .publish(&Event::Drain {
             server: NodeId(id),
             deadline_ms,
-        },
-    )
-    .await?;
+        })
+        .await?;
     tracing::info!(server = id, deadline_seconds = body.deadline_seconds, by = %caller.user.login, "server drain started");
     let row = state
         .store

@@ -4,11 +4,13 @@
 pub mod account;
 pub mod login;
 pub mod password;
+pub mod policy;
 
 use crate::error::ApiError;
-use crate::server::AppState;
-use crate::store::{Role, UserRow};
-use axum::extract::FromRequestParts;
+use crate::ids::RoomId;
+use crate::store::{GuestGrant, Role, Store, UserRow};
+use axum::extract::{FromRef, FromRequestParts, MatchedPath};
+use axum::http::Method;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 
@@ -27,6 +29,8 @@ pub struct Caller {
     pub user: UserRow,
     pub sid: String,
     pub via: Via,
+    /// For a guest (role `guest`): its invitation's room and rights, still valid.
+    pub guest: Option<GuestGrant>,
 }
 
 impl Caller {
@@ -64,14 +68,20 @@ pub fn cookie_value(parts: &Parts, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-impl FromRequestParts<AppState> for Caller {
+/// The extractors need only the store (any state that hands one out), not the node.
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    Store: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let Some((sid, via)) = session_id(parts) else {
             return Err(ApiError::unauthorized("sign in first"));
         };
-        let Some(session) = state.store.session_user(&sid).await? else {
+        let store = Store::from_ref(state);
+        let Some(session) = store.session_user(&sid).await? else {
             return Err(ApiError::unauthorized(
                 "your session has expired or is not valid; sign in again",
             ));
@@ -82,23 +92,84 @@ impl FromRequestParts<AppState> for Caller {
                 "webservice accounts may use the API only",
             ));
         }
+        let guest = if session.user.role == Role::Guest {
+            let Some(grant) = store.guest_grant(session.user.id).await? else {
+                return Err(ApiError::unauthorized(
+                    "your invitation has ended; ask for a new one",
+                ));
+            };
+            if !guest_may_call(parts, grant.room) {
+                return Err(ApiError::forbidden(
+                    "guests may only enter the room they were invited to",
+                ));
+            }
+            Some(grant)
+        } else {
+            None
+        };
         Ok(Caller {
             user: session.user,
             sid,
             via,
+            guest,
         })
     }
 }
 
-impl FromRequestParts<AppState> for Manager {
+/// What a guest may call, the one rule for all of the API: its account (`me`, `logout`),
+/// and entering and the lobby of the room of its invitation (`{id}` is that room).
+/// Everything else is 403, whatever the handler would decide.
+const GUEST_ROUTES: &[(Method, &str)] = &[
+    (Method::GET, "/api/v1/me"),
+    (Method::POST, "/api/v1/logout"),
+    (Method::POST, "/api/v1/rooms/{id}/enter"),
+    (Method::GET, "/api/v1/rooms/{id}/lobby"),
+    // The room's files: listed and downloaded (`api/files.rs` decides the rest).
+    (Method::GET, "/api/v1/rooms/{id}/files"),
+    (Method::GET, "/api/v1/rooms/{id}/boards"),
+    (Method::GET, "/api/v1/rooms/{id}/files/{file}/content"),
+    (Method::GET, "/api/v1/rooms/{id}/files/{file}/pages"),
+    (Method::GET, "/api/v1/rooms/{id}/files/{file}/pages/{n}"),
+];
+
+fn guest_may_call(parts: &Parts, room: RoomId) -> bool {
+    let Some(template) = parts.extensions.get::<MatchedPath>().map(|p| p.as_str()) else {
+        return false;
+    };
+    if !GUEST_ROUTES
+        .iter()
+        .any(|(method, path)| *method == parts.method && *path == template)
+    {
+        return false;
+    }
+    // Every `{id}` in the template is the guest's room.
+    let wanted = room.0.to_string();
+    let path = parts.uri.path();
+    let (mut have, mut want) = (path.split('/'), template.split('/'));
+    loop {
+        match (have.next(), want.next()) {
+            (None, None) => return true,
+            (Some(h), Some("{id}")) if h == wanted => {}
+            (Some(_), Some("{id}")) => return false,
+            (Some(_), Some(_)) => {}
+            _ => return false,
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for Manager
+where
+    S: Send + Sync,
+    Store: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        match caller.user.role {
-            Role::Admin => Ok(Manager(caller)),
-            Role::Webservice if caller.via == Via::Bearer => Ok(Manager(caller)),
-            _ => Err(ApiError::forbidden("administrators only")),
+        if policy::is_manager(&caller) {
+            Ok(Manager(caller))
+        } else {
+            Err(ApiError::forbidden("administrators only"))
         }
     }
 }

@@ -1,7 +1,11 @@
 //! Argon2id password hashing, run off the async threads because it is slow on purpose.
 
+use crate::error::ApiError;
 use argon2::password_hash::{Output, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use axum::http::StatusCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Longest password accepted: bounds the hashing work an anonymous request can cause.
 pub const MAX_PASSWORD_LEN: usize = 256;
@@ -96,8 +100,50 @@ pub fn verify_blocking(password: &str, stored: &str) -> bool {
 /// that had signed in a thousand users sat at 700 MiB. Two dedicated threads reuse two
 /// arenas, and bound the CPU an anonymous burst of guesses can take.
 pub const HASH_THREADS: usize = 2;
-/// Hashes waiting for a thread before further logins are refused as busy.
-const HASH_QUEUE: usize = 4096;
+/// Hashes waiting for a thread before further ones are refused as busy: a few seconds
+/// of work for two threads. A deeper queue only makes people wait longer than they
+/// would to retry (4096 used to mean minutes).
+pub const HASH_QUEUE: usize = 256;
+/// What a busy pool tells clients to wait before retrying, in seconds.
+pub const BUSY_RETRY_AFTER: u64 = 1;
+
+/// The queue length of pools made by [`pool`]; see [`set_queue_len_for_tests`].
+static POOL_QUEUE: AtomicUsize = AtomicUsize::new(HASH_QUEUE);
+
+/// Test hook: the queue length of the pools [`pool`] makes from now on, in this
+/// process (a test's node cannot be handed a pool of its own).
+#[doc(hidden)]
+pub fn set_queue_len_for_tests(len: usize) {
+    POOL_QUEUE.store(len, Ordering::Relaxed);
+}
+
+/// Why a hash could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every thread is busy and the queue is full: the caller should retry shortly.
+    /// Says nothing about the password.
+    #[error("too many sign-ins at once; try again in a moment")]
+    Busy,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl From<HashError> for ApiError {
+    fn from(err: HashError) -> Self {
+        match err {
+            HashError::Busy => {
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "the server is busy; try again in a moment",
+                );
+                e.retry_after = Some(BUSY_RETRY_AFTER);
+                e
+            }
+            HashError::Failed(e) => ApiError::from(e),
+        }
+    }
+}
 
 /// A job gets the thread's working memory.
 type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
@@ -105,18 +151,46 @@ type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 /// A node's password-hashing threads; they end when the pool is dropped.
 pub struct HashPool {
     jobs: std::sync::mpsc::SyncSender<Job>,
+    /// Hashes queued or running, against `capacity`.
+    taken: Arc<AtomicUsize>,
+    capacity: usize,
 }
 
-/// Starts a pool of [`HASH_THREADS`] threads.
+/// Room for one hash in a pool, taken before anything else is done for a request
+/// (a sign-in counts its attempt only once it is sure to be checked).
+/// Released when the hash is done, or when dropped unused.
+pub struct Slot<'a> {
+    pool: &'a HashPool,
+    taken: Taken,
+}
+
+/// One unit of a pool's capacity, given back on drop.
+struct Taken(Arc<AtomicUsize>);
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Starts a pool of [`HASH_THREADS`] threads and the configured queue.
 pub fn pool() -> HashPool {
-    let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(HASH_QUEUE);
-    let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
-    for i in 0..HASH_THREADS {
+    pool_with(HASH_THREADS, POOL_QUEUE.load(Ordering::Relaxed))
+}
+
+/// Starts a pool of `threads` threads (at least one) with room for `queue` waiting hashes.
+pub fn pool_with(threads: usize, queue: usize) -> HashPool {
+    let threads = threads.max(1);
+    let capacity = threads + queue;
+    // Never full while a slot is held: at most `capacity` jobs exist at once.
+    let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(capacity);
+    let queue = Arc::new(std::sync::Mutex::new(queue));
+    for i in 0..threads {
         let queue = queue.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("convene-hash-{i}"))
             .spawn(move || {
-                // Allocated at the first hash, then reused: at most HASH_THREADS × 19 MiB.
+                // Allocated at the first hash, then reused: at most threads × 19 MiB.
                 let mut memory: Vec<Block> = Vec::new();
                 loop {
                     // The lock is held only while taking a job, not while hashing.
@@ -134,32 +208,76 @@ pub fn pool() -> HashPool {
             tracing::error!(error = %e, "cannot start a password hashing thread");
         }
     }
-    HashPool { jobs }
-}
-
-impl HashPool {
-    async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
-    ) -> anyhow::Result<T> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.jobs
-            .try_send(Box::new(move |memory: &mut Vec<Block>| {
-                let _ = tx.send(f(memory));
-            }))
-            .map_err(|_| anyhow::anyhow!("too many sign-ins at once; try again"))?;
-        Ok(rx.await?)
+    HashPool {
+        jobs,
+        taken: Arc::new(AtomicUsize::new(0)),
+        capacity,
     }
 }
 
-pub async fn hash(pool: &HashPool, password: String) -> anyhow::Result<String> {
-    pool.run(move |memory| hash_with(memory, &password)).await?
+impl HashPool {
+    /// Room for one hash, or `Busy` when the queue is full.
+    pub fn slot(&self) -> Result<Slot<'_>, HashError> {
+        self.taken
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.capacity).then_some(n + 1)
+            })
+            .map_err(|_| HashError::Busy)?;
+        Ok(Slot {
+            pool: self,
+            taken: Taken(self.taken.clone()),
+        })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        self.slot()?.run(f).await
+    }
 }
 
-pub async fn verify(pool: &HashPool, password: String, stored: String) -> bool {
-    pool.run(move |memory| verify_with(memory, &password, &stored))
-        .await
-        .unwrap_or(false)
+impl Slot<'_> {
+    async fn run<T: Send + 'static>(
+        self,
+        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let Slot { pool, taken } = self;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // The slot goes with the job: it is free once the hash is done, even if the
+        // request that asked for it has gone away.
+        let job: Job = Box::new(move |memory: &mut Vec<Block>| {
+            let out = f(memory);
+            // Free before the answer, so whoever gets it may hash again at once.
+            drop(taken);
+            let _ = tx.send(out);
+        });
+        pool.jobs.try_send(job).map_err(|e| match e {
+            std::sync::mpsc::TrySendError::Full(_) => HashError::Busy,
+            std::sync::mpsc::TrySendError::Disconnected(_) => {
+                HashError::Failed(anyhow::anyhow!("the password hashing threads stopped"))
+            }
+        })?;
+        rx.await
+            .map_err(|_| HashError::Failed(anyhow::anyhow!("a password hashing thread failed")))
+    }
+
+    /// Verifies in this slot; `Ok(false)` only for a wrong password (or unusable hash).
+    pub async fn verify(self, password: String, stored: String) -> Result<bool, HashError> {
+        self.run(move |memory| verify_with(memory, &password, &stored))
+            .await
+    }
+}
+
+pub async fn hash(pool: &HashPool, password: String) -> Result<String, HashError> {
+    Ok(pool
+        .run(move |memory| hash_with(memory, &password))
+        .await??)
+}
+
+/// Verifies a password; `Busy` is not a verdict on it.
+pub async fn verify(pool: &HashPool, password: String, stored: String) -> Result<bool, HashError> {
+    pool.slot()?.verify(password, stored).await
 }
 
 /// A hash that matches no password, verified against when the login is unknown so
@@ -224,6 +342,29 @@ mod tests {
             "older parameters still verify"
         );
         assert!(!verify_with(&mut memory, "old", "garbage"));
+    }
+
+    #[tokio::test]
+    async fn a_full_pool_is_busy_not_wrong() {
+        let pool = pool_with(1, 1);
+        let stored = hash(&pool, "right password".into()).await.unwrap();
+        let first = pool.slot().unwrap();
+        let second = pool.slot().unwrap();
+        assert!(matches!(pool.slot(), Err(HashError::Busy)));
+        assert!(matches!(
+            verify(&pool, "right password".into(), stored.clone()).await,
+            Err(HashError::Busy)
+        ));
+        // An unused slot gives its room back.
+        drop(second);
+        assert!(
+            first
+                .verify("right password".into(), stored.clone())
+                .await
+                .unwrap()
+        );
+        assert!(!verify(&pool, "wrong".into(), stored).await.unwrap());
+        assert_eq!(pool.taken.load(Ordering::Relaxed), 0);
     }
 
     #[test]

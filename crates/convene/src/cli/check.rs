@@ -24,13 +24,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
 
     let me = NodeId(config.node_id);
+    let mine = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| crate::server::default_public_url(config.listen, config.tls.is_some()));
     match store.server(me).await? {
+        // `check` on the machine of a healthy node, with its settings: that node is us.
+        Some(s) if s.alive() && s.url == mine && listen_in_use(&config) => println!(
+            "ok    node id {me} is this node's: it is running at {} (heartbeat {} ms ago)",
+            s.url,
+            s.heartbeat_age_ms.unwrap_or(0)
+        ),
         Some(s) if s.alive() => {
             failures += 1;
             println!(
-                "FAIL  node id {me} is in use by a running node ({}, heartbeat {} ms ago)",
+                "FAIL  node id {me} is in use by a running node ({}, heartbeat {} ms ago), \
+                 not one with these settings ({mine} on {}): give this node another `node_id`",
                 s.url,
-                s.heartbeat_age_ms.unwrap_or(0)
+                s.heartbeat_age_ms.unwrap_or(0),
+                config.listen
             );
         }
         _ => println!("ok    node id {me} is free"),
@@ -107,4 +119,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         anyhow::bail!("{failures} check(s) failed");
     }
     Ok(())
+}
+
+/// Whether something on this machine listens on the address of `listen` already
+/// (a node with these settings, presumably): binding it fails then.
+fn listen_in_use(config: &Config) -> bool {
+    config.listen.port() != 0
+        && matches!(
+            std::net::TcpListener::bind(config.listen),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse
+        )
 }

@@ -126,7 +126,14 @@ pub fn main() -> ExitCode {
         Command::Server { action, settings } => (settings, Mode::Server(action)),
         Command::Check { settings } => (settings, Mode::Check),
     };
-    let config = match load_config(settings, cli.config.as_deref()) {
+    let serving = matches!(command, Mode::Serve);
+    let config = match load_config(settings, cli.config.as_deref()).and_then(|c| {
+        if serving {
+            c.check_for_serving().map(|()| c)
+        } else {
+            Ok(c)
+        }
+    }) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("convene: {e:#}");
@@ -150,7 +157,12 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("convene: {e:#}");
-            ExitCode::FAILURE
+            // A certificate or key file that cannot be used is a wrong setting.
+            if e.downcast_ref::<crate::tls::TlsSettingError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

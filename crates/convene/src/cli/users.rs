@@ -18,12 +18,12 @@ fn read_password() -> anyhow::Result<String> {
 
 pub async fn run(config: Config, action: UserAction) -> anyhow::Result<()> {
     let store = Store::open(&config.database_url).await?;
-    let result = act(&store, action).await;
+    let result = act(&store, action, &config).await;
     store.close().await;
     result
 }
 
-async fn act(store: &Store, action: UserAction) -> anyhow::Result<()> {
+async fn act(store: &Store, action: UserAction, config: &Config) -> anyhow::Result<()> {
     match action {
         UserAction::Add {
             login,
@@ -32,13 +32,35 @@ async fn act(store: &Store, action: UserAction) -> anyhow::Result<()> {
         } => {
             account::check_login(&login).map_err(|e| anyhow::anyhow!(e))?;
             let role = Role::parse(&role)
-                .ok_or_else(|| anyhow::anyhow!("role must be admin, user or webservice"))?;
+                .filter(|r| *r != Role::Guest)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("role must be admin, organiser, user or webservice (guests come only from invitations)")
+                })?;
             let name = display_name.unwrap_or_else(|| login.clone());
             account::check_display_name(&name).map_err(|e| anyhow::anyhow!(e))?;
             let hash = password::hash(&password::pool(), read_password()?).await?;
             match store.create_user(&login, &hash, role, name.trim()).await? {
                 Some(u) => println!("created {} (id {}, {})", u.login, u.id, u.role.as_str()),
                 None => anyhow::bail!("the login {login:?} is taken"),
+            }
+            let admins = store
+                .list_users()
+                .await?
+                .into_iter()
+                .filter(|u| u.role == Role::Admin && u.enabled)
+                .count();
+            if admins == 0 {
+                // `serve` makes `admin` whenever no enabled administrator exists.
+                eprintln!(
+                    "note: there is no administrator yet; `convene serve` creates the account `admin` \
+                     at its next start (a generated password goes to {}, unless \
+                     CONVENE_ADMIN_PASSWORD is set), or add one now with \
+                     `convene user add LOGIN --role admin`",
+                    config
+                        .data_dir
+                        .join(crate::server::ADMIN_PASSWORD_FILE)
+                        .display()
+                );
             }
         }
         UserAction::List => {

@@ -6,9 +6,9 @@
 //! the node's row, and does nothing if the node was activated again meanwhile (from the
 //! API or the command line, on any node) or if a later drain replaced this one.
 
+use super::ClusterContext;
 use crate::ids::NodeId;
-use crate::server::AppState;
-use crate::signal::protocol::{CloseFrame, LeaveReason, ServerMsg, close};
+use crate::protocol::{CloseFrame, LeaveReason, ServerMsg, close};
 use crate::store::Store;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ pub const MAX_DEADLINE_SECS: u64 = 3600;
 /// a sleep measured by this node's clock, the deadline is on the database clock.
 const EARLY_MS: i64 = 1_000;
 
-pub fn start(state: AppState, deadline: Duration) {
+pub fn start(state: ClusterContext, deadline: Duration) {
     let tasks = state.tasks.clone();
     tasks.spawn(async move {
         tracing::info!(deadline_secs = deadline.as_secs(), "draining this node");

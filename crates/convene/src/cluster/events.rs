@@ -3,11 +3,14 @@
 //! `LISTEN/NOTIFY` and an in-process `Notify` are wake-ups only; a periodic poll and
 //! the sequence number make a lost wake-up or a lost listening connection harmless.
 
+use super::ClusterContext;
+use crate::health::Component;
 use crate::ids::{ConnectionId, NodeId, RoomId, UserId};
-use crate::server::AppState;
-use crate::signal::protocol::{CloseFrame, LeaveReason, close};
+use crate::protocol::{CloseFrame, LeaveReason, close};
 use crate::store::{EVENT_CHANNEL, Store};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -30,10 +33,27 @@ pub enum Event {
     RoomDeleted { room: RoomId },
     /// A user was deleted or disabled; every node closes their connections.
     UserClosed { user: UserId, reason: String },
+    /// An account's role changed; every node applies it to the account's connections.
+    RoleChanged {
+        user: UserId,
+        role: crate::store::Role,
+    },
     /// A server was activated or deactivated.
     ServerChanged { server: NodeId, active: bool },
     /// A server must move its participants elsewhere by the deadline.
     Drain { server: NodeId, deadline_ms: i64 },
+    /// Let someone waiting in a room's lobby in; only the node holding the connection acts.
+    Admit {
+        node: NodeId,
+        room: RoomId,
+        connection: ConnectionId,
+    },
+    /// Send someone waiting in a room's lobby away; only the node holding it acts.
+    Refuse {
+        node: NodeId,
+        room: RoomId,
+        connection: ConnectionId,
+    },
 }
 
 impl Event {
@@ -43,16 +63,35 @@ impl Event {
             Event::RoomChanged { .. } => "room_changed",
             Event::RoomDeleted { .. } => "room_deleted",
             Event::UserClosed { .. } => "user_closed",
+            Event::RoleChanged { .. } => "role_changed",
             Event::ServerChanged { .. } => "server_changed",
             Event::Drain { .. } => "drain",
+            Event::Admit { .. } => "admit",
+            Event::Refuse { .. } => "refuse",
         }
     }
 }
 
-/// Wakes this node's event reader.
-#[derive(Default)]
+/// Publishes events and wakes this node's event reader.
 pub struct EventBus {
+    store: Store,
     wake: Notify,
+}
+
+impl EventBus {
+    pub fn new(store: Store) -> EventBus {
+        EventBus {
+            store,
+            wake: Notify::new(),
+        }
+    }
+
+    /// Appends an event for every node and wakes this node's reader at once.
+    pub async fn publish(&self, event: &Event) -> sqlx::Result<i64> {
+        let seq = publish_with(&self.store, event).await?;
+        self.wake.notify_one();
+        Ok(seq)
+    }
 }
 
 /// Appends an event for every node (through the database only).
@@ -61,86 +100,112 @@ pub async fn publish_with(store: &Store, event: &Event) -> sqlx::Result<i64> {
     store.publish_event(event.kind(), &payload).await
 }
 
-/// Appends an event and wakes this node's reader at once.
-pub async fn publish(state: &AppState, event: &Event) -> sqlx::Result<i64> {
-    let seq = publish_with(&state.store, event).await?;
-    state.events.wake.notify_one();
-    Ok(seq)
+/// Starts the reader from `from_seq` (events before it are history) and, on
+/// PostgreSQL, the listener that wakes it; each under a supervisor that restarts it
+/// if it dies, and reports it in the node's health (`events`, `event_listener`).
+pub fn spawn(state: ClusterContext, from_seq: i64) {
+    let tasks = state.tasks.clone();
+    if state.database_url.starts_with("postgres") {
+        let listener = state.clone();
+        state.health.supervise(
+            "event_listener",
+            &tasks,
+            state.shutdown.clone(),
+            move |health| listen(listener.clone(), health),
+        );
+    }
+    // Where the reader is, kept across restarts: a restarted reader goes on from there.
+    let last = Arc::new(AtomicI64::new(from_seq));
+    let reader = state.clone();
+    state
+        .health
+        .supervise("events", &tasks, state.shutdown.clone(), move |health| {
+            read(reader.clone(), last.clone(), health)
+        });
 }
 
-/// Starts the reader from `from_seq` (events before it are history) and, on
-/// PostgreSQL, the listener that wakes it.
-pub fn spawn(state: AppState, from_seq: i64) {
-    if state.config.database_url.starts_with("postgres") {
-        spawn_pg_listener(state.clone());
-    }
-    let tasks = state.tasks.clone();
-    tasks.spawn(async move {
-        let mut last = from_seq;
-        loop {
+/// Reads and applies events until shutdown; down in the node's health while the
+/// events cannot be read.
+async fn read(
+    state: ClusterContext,
+    last: Arc<AtomicI64>,
+    health: Component,
+) -> anyhow::Result<()> {
+    // At once: a restarted reader catches up on what was published while it was dead.
+    let mut wait = false;
+    loop {
+        if wait {
             tokio::select! {
-                _ = state.shutdown.cancelled() => break,
+                _ = state.shutdown.cancelled() => return Ok(()),
                 _ = state.events.wake.notified() => {}
                 _ = tokio::time::sleep(POLL_EVERY) => {}
             }
-            loop {
-                let batch = match state.store.events_after(last, BATCH).await {
-                    Ok(b) => b,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot read events");
-                        break;
-                    }
-                };
-                let full = batch.len() as i64 == BATCH;
-                for row in batch {
-                    last = row.seq;
-                    match serde_json::from_str::<Event>(&row.payload) {
-                        Ok(event) => apply(&state, event).await,
-                        Err(e) => tracing::warn!(seq = row.seq, kind = %row.kind, error = %e, "unreadable event skipped"),
-                    }
-                }
-                if !full {
+        }
+        wait = true;
+        loop {
+            let from = last.load(Ordering::Acquire);
+            let batch = match state.store.events_after(from, BATCH).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read events");
+                    health.down(format!("cannot read events: {e}"));
                     break;
                 }
-            }
-        }
-    });
-}
-
-fn spawn_pg_listener(state: AppState) {
-    let tasks = state.tasks.clone();
-    tasks.spawn(async move {
-        loop {
-            let listening = async {
-                let mut listener =
-                    sqlx::postgres::PgListener::connect(&state.config.database_url).await?;
-                listener.listen(EVENT_CHANNEL).await?;
-                // Catch up on whatever was published while we were not listening.
-                state.events.wake.notify_one();
-                loop {
-                    listener.recv().await?;
-                    state.events.wake.notify_one();
-                }
-                #[allow(unreachable_code)]
-                Ok::<(), sqlx::Error>(())
             };
-            tokio::select! {
-                _ = state.shutdown.cancelled() => break,
-                result = listening => {
-                    if let Err(e) = result {
-                        tracing::warn!(error = %e, "lost the event listening connection; reconnecting");
+            health.up();
+            let full = batch.len() as i64 == BATCH;
+            for row in batch {
+                // Moved past before applying: an event whose handling kills the task
+                // is not applied again by its successor.
+                last.store(row.seq, Ordering::Release);
+                match serde_json::from_str::<Event>(&row.payload) {
+                    Ok(event) => apply(&state, event).await,
+                    Err(e) => {
+                        tracing::warn!(seq = row.seq, kind = %row.kind, error = %e, "unreadable event skipped")
                     }
                 }
             }
-            tokio::select! {
-                _ = state.shutdown.cancelled() => break,
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            if !full {
+                break;
             }
         }
-    });
+    }
 }
 
-async fn apply(state: &AppState, event: Event) {
+/// Wakes the reader on each notification; down in the node's health while it has no
+/// listening connection (the reader still polls meanwhile).
+async fn listen(state: ClusterContext, health: Component) -> anyhow::Result<()> {
+    loop {
+        let listening = async {
+            let mut listener = sqlx::postgres::PgListener::connect(&state.database_url).await?;
+            listener.listen(EVENT_CHANNEL).await?;
+            health.up();
+            // Catch up on whatever was published while we were not listening.
+            state.events.wake.notify_one();
+            loop {
+                listener.recv().await?;
+                state.events.wake.notify_one();
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), sqlx::Error>(())
+        };
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return Ok(()),
+            result = listening => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "lost the event listening connection; reconnecting");
+                    health.down(format!("no event listening connection: {e}"));
+                }
+            }
+        }
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}
+
+async fn apply(state: &ClusterContext, event: Event) {
     tracing::debug!(?event, "event");
     match event {
         Event::Kick {
@@ -179,6 +244,11 @@ async fn apply(state: &AppState, event: Event) {
                 .await;
             }
         }
+        Event::RoleChanged { user, role } => {
+            for live in state.rooms.all() {
+                live.set_role(user, role).await;
+            }
+        }
         Event::ServerChanged { server, active } if server == state.node.id => {
             // A drain under way is called off by its own task, which reads the node's
             // state at the deadline (activation may also come straight from the database).
@@ -203,5 +273,24 @@ async fn apply(state: &AppState, event: Event) {
             );
         }
         Event::Drain { .. } => {}
+        Event::Admit {
+            node,
+            room,
+            connection,
+        } if node == state.node.id => {
+            if let Some(live) = state.rooms.get(room) {
+                live.decide(connection, true).await;
+            }
+        }
+        Event::Refuse {
+            node,
+            room,
+            connection,
+        } if node == state.node.id => {
+            if let Some(live) = state.rooms.get(room) {
+                live.decide(connection, false).await;
+            }
+        }
+        Event::Admit { .. } | Event::Refuse { .. } => {}
     }
 }

@@ -1,7 +1,7 @@
 //! Which node hosts a room: the seed's calculation, made atomic.
 //!
 //! A room already assigned to a live node stays there (even an inactive one: its
-//! live rooms go on). Otherwise it goes to the live, active node with the least
+//! live rooms go on). Otherwise it goes to the live, active, ready node with the least
 //! load — hosted capacity divided by weight, then fewer live participants, then the
 //! lower id — through an insert-if-absent, so concurrent first entries agree.
 
@@ -14,20 +14,45 @@ use std::collections::HashMap;
 pub enum PlacementError {
     #[error("no conferencing server is available right now")]
     NoServer,
+    /// The host's lease ran out, but this node may not yet judge it dead.
+    #[error("the room's server is not answering; try again in a few seconds")]
+    HostUnreachable,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
 
-/// The node that hosts `room`, assigning one if needed.
-pub async fn host_for_room(store: &Store, room: RoomId) -> Result<ServerRow, PlacementError> {
+/// Who asks: its id, and whether it may declare another node dead (see `crate::lease`).
+#[derive(Debug, Clone, Copy)]
+pub struct Judge {
+    pub node: NodeId,
+    pub may_judge: bool,
+}
+
+/// The node that hosts `room`, assigning one if needed. An assignment counts only under
+/// its host's current epoch and while the host's lease holds; a host whose lease ran out
+/// is declared dead first (by a judge that may), so it cannot come back and serve.
+pub async fn host_for_room(
+    store: &Store,
+    room: RoomId,
+    judge: Judge,
+) -> Result<ServerRow, PlacementError> {
     for _ in 0..3 {
         if let Some(host) = store.room_host(room).await? {
-            match store.server(host).await? {
-                Some(server) if server.alive() => return Ok(server),
-                // The host died or vanished: free the room, only if that node still holds it.
-                _ => {
-                    store.release_room_host(room, host).await?;
+            match store.server(host.node).await? {
+                Some(server) if server.epoch == host.epoch && server.alive() => {
+                    return Ok(server);
                 }
+                Some(server) if server.epoch == host.epoch => {
+                    if !judge.may_judge {
+                        return Err(PlacementError::HostUnreachable);
+                    }
+                    for (dead, connections) in store.declare_dead_nodes(judge.node).await? {
+                        tracing::warn!(%dead, connections, "declared a node dead on entry to one of its rooms");
+                    }
+                    continue;
+                }
+                // Assigned under an epoch its host no longer has, or to a removed server.
+                _ => store.release_stale_room_host(room, host).await?,
             }
         }
         let servers = store.list_servers().await?;
@@ -35,8 +60,16 @@ pub async fn host_for_room(store: &Store, room: RoomId) -> Result<ServerRow, Pla
         let Some(best) = least_loaded(&servers, &stats) else {
             return Err(PlacementError::NoServer);
         };
-        let winner = store.assign_room_host(room, best).await?;
-        if let Some(server) = servers.into_iter().find(|s| s.id == winner && s.alive()) {
+        let epoch = servers
+            .iter()
+            .find(|s| s.id == best)
+            .map(|s| s.epoch)
+            .unwrap_or_default();
+        let winner = store.assign_room_host(room, best, epoch).await?;
+        if let Some(server) = servers
+            .into_iter()
+            .find(|s| s.id == winner.node && s.epoch == winner.epoch && s.alive())
+        {
             return Ok(server);
         }
         // Another node won with a host we saw as dead a moment ago: look again.
@@ -53,7 +86,7 @@ pub fn least_loaded(servers: &[ServerRow], stats: &HashMap<NodeId, ServerStats>)
     };
     servers
         .iter()
-        .filter(|s| s.active && s.alive())
+        .filter(|s| s.placeable())
         .min_by(|a, b| {
             let (la, pa) = load(a);
             let (lb, pb) = load(b);
@@ -85,6 +118,9 @@ mod tests {
             heartbeat_age_ms: age,
             drain_remaining_ms: None,
             storage_status: String::new(),
+            epoch: 1,
+            lease_left_ms: age.map(|a| crate::store::LEASE_MS - a),
+            ready: true,
         }
     }
 

@@ -3,6 +3,13 @@
 //! start; every node checks it can read the others' probes, so a node that does not
 //! see the shared storage shows up as such instead of failing silently.
 
+pub mod area;
+pub mod convert;
+pub mod kinds;
+pub mod names;
+pub mod render;
+pub mod serve;
+
 use crate::ids::NodeId;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
@@ -19,6 +26,8 @@ pub struct SharedStorage {
     inner: Arc<dyn ObjectStore>,
     /// For people: the path or the URL without credentials.
     pub description: String,
+    /// Size of the parts a streamed upload is sent in (S3 wants at least 5 MiB).
+    part_size: usize,
 }
 
 impl SharedStorage {
@@ -35,6 +44,7 @@ impl SharedStorage {
         Ok(SharedStorage {
             inner: Arc::new(fs),
             description: path.to_string(),
+            part_size: 1 << 20,
         })
     }
 
@@ -73,6 +83,7 @@ impl SharedStorage {
         Ok(SharedStorage {
             inner,
             description: format!("s3://{location}"),
+            part_size: 5 << 20,
         })
     }
 
@@ -89,6 +100,26 @@ impl SharedStorage {
             anyhow::bail!("{path} is larger than {MAX_READ} bytes");
         }
         Ok(result.bytes().await?.to_vec())
+    }
+
+    /// A storage in this process's memory, with parts as small as the local path's:
+    /// for fuzzing the upload path, never a setting (nothing in it survives the process).
+    pub fn in_memory() -> SharedStorage {
+        SharedStorage {
+            inner: Arc::new(object_store::memory::InMemory::new()),
+            description: "memory".into(),
+            part_size: 1 << 20,
+        }
+    }
+
+    /// The object store itself, for streamed reads and writes (`files::area`).
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        self.inner.clone()
+    }
+
+    /// Size of the parts of a streamed upload.
+    pub fn part_size(&self) -> usize {
+        self.part_size
     }
 
     /// Removes a file; one that is not there is no error.

@@ -12,6 +12,28 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "cluster",
         include_str!("../../migrations/0002_cluster.sql"),
     ),
+    (
+        3,
+        "leases",
+        include_str!("../../migrations/0003_leases.sql"),
+    ),
+    (
+        4,
+        "invitations",
+        include_str!("../../migrations/0004_invitations.sql"),
+    ),
+    (5, "roles", include_str!("../../migrations/0005_roles.sql")),
+    (6, "files", include_str!("../../migrations/0006_files.sql")),
+    (
+        7,
+        "conversions",
+        include_str!("../../migrations/0007_conversions.sql"),
+    ),
+    (
+        8,
+        "boards",
+        include_str!("../../migrations/0008_boards.sql"),
+    ),
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("convene" in ASCII).

@@ -5,10 +5,15 @@
 //! only text ever substituted is `NOW_MS`, the dialect's expression for the
 //! database clock, so that expiry and liveness never depend on a node's clock.
 
+mod boards;
 mod chat;
 mod connections;
+mod conversions;
 mod events;
+mod files;
 mod hosts;
+mod invitations;
+mod leases;
 mod migrate;
 mod rooms;
 mod servers;
@@ -18,12 +23,21 @@ mod throttle;
 mod tokens;
 mod users;
 
+pub use boards::{BoardLog, StoredOp};
 pub use chat::ChatRow;
 pub use connections::{ConnectionRow, NewConnection};
+pub use conversions::{Claim, PageRow, Progress};
 pub use events::{CHANNEL as EVENT_CHANNEL, EventRow};
+pub use files::{FileRow, FolderRow, Inserted, NewFile, Scope};
+pub use hosts::RoomHost;
+pub use invitations::{
+    GuestGrant, InvitationRow, InviteRole, InviteStatus, LobbyEntry, LobbyRow, NewInvitation,
+    Redeemed,
+};
+pub use leases::Renewal;
 pub use migrate::latest_version;
 pub use rooms::{RoomKind, RoomRow, RoomWrite};
-pub use servers::{ALIVE_MS, NODE_IDS, ServerRow, ServerStats, ServerWrite, normalise_base_path};
+pub use servers::{LEASE_MS, NODE_IDS, ServerRow, ServerStats, ServerWrite, normalise_base_path};
 pub use sessions::SessionUser;
 pub use tokens::EntryGrant;
 pub use users::{AccountError, Role, UserRow};
@@ -63,6 +77,11 @@ const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA busy_timeout = 10000",
 ];
 
+/// A node cut off in the middle of a transaction must not hold its locks (the janitor's
+/// advisory lock, row locks) for as long as the TCP connection looks alive: the server
+/// ends such a session after a few idle seconds, and the survivors go on.
+const POSTGRES_SESSION: &[&str] = &["SET idle_in_transaction_session_timeout = 3000"];
+
 /// The login throttle's wait in milliseconds after `failures` attempts, `$2` being the
 /// limit: 2^(failures − limit) seconds, at most 300.
 const THROTTLE_WAIT_MS: &str = "(CASE WHEN failures - $2 >= 9 THEN 300000 \
@@ -95,10 +114,12 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
-                    if dialect == Dialect::Sqlite {
-                        for pragma in SQLITE_PRAGMAS {
-                            sqlx::Executor::execute(&mut *conn, *pragma).await?;
-                        }
+                    let setup = match dialect {
+                        Dialect::Sqlite => SQLITE_PRAGMAS,
+                        Dialect::Postgres => POSTGRES_SESSION,
+                    };
+                    for statement in setup {
+                        sqlx::Executor::execute(&mut *conn, *statement).await?;
                     }
                     Ok(())
                 })

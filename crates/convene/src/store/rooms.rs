@@ -47,6 +47,11 @@ pub struct RoomRow {
     pub members: Vec<UserId>,
     pub moderators: Vec<UserId>,
     pub created_at: i64,
+    /// The account that runs the room (its creator unless an administrator changed it): a
+    /// moderator of it, and, when an organiser, the one who edits it. See `auth::policy`.
+    pub owner: Option<UserId>,
+    /// People without a moderator right wait in the lobby until a moderator admits them.
+    pub waiting_room: bool,
 }
 
 /// What an admin writes when creating or editing a room (already validated).
@@ -62,12 +67,13 @@ pub struct RoomWrite {
 }
 
 impl RoomRow {
+    /// A moderator of this room: named one, or its owner.
     pub fn is_moderator(&self, user: UserId) -> bool {
-        self.moderators.contains(&user)
+        self.owner == Some(user) || self.moderators.contains(&user)
     }
     /// May this (non-admin) user enter?
     pub fn admits(&self, user: UserId) -> bool {
-        self.public || self.members.contains(&user) || self.moderators.contains(&user)
+        self.public || self.members.contains(&user) || self.is_moderator(user)
     }
 }
 
@@ -83,22 +89,36 @@ fn from_row(r: &AnyRow) -> sqlx::Result<RoomRow> {
         members: Vec::new(),
         moderators: Vec::new(),
         created_at: r.try_get("created_at")?,
+        owner: r.try_get::<Option<i64>, _>("owner_id")?.map(UserId),
+        waiting_room: flag(r.try_get("waiting_room")?),
     })
 }
 
 impl Store {
+    /// Creates a room without an owner.
     pub async fn create_room(&self, room: &RoomWrite) -> sqlx::Result<RoomRow> {
+        self.create_owned_room(room, None).await
+    }
+
+    /// Creates a room run by `owner` (its creator).
+    pub async fn create_owned_room(
+        &self,
+        room: &RoomWrite,
+        owner: Option<UserId>,
+    ) -> sqlx::Result<RoomRow> {
         let mut tx = self.pool().begin().await?;
         let row = sqlx::query(&self.sql(
-            "INSERT INTO rooms (name, kind, capacity, public, comment, created_at)
-             VALUES ($1, $2, $3, $4, $5, NOW_MS)
-             RETURNING id, name, kind, capacity, public, comment, created_at",
+            "INSERT INTO rooms (name, kind, capacity, public, comment, created_at, owner_id)
+             VALUES ($1, $2, $3, $4, $5, NOW_MS, $6)
+             RETURNING id, name, kind, capacity, public, comment, created_at, owner_id,
+                       waiting_room",
         ))
         .bind(&room.name)
         .bind(room.kind.as_str())
         .bind(room.capacity)
         .bind(room.public as i64)
         .bind(&room.comment)
+        .bind(owner.map(|u| u.0))
         .fetch_one(&mut *tx)
         .await?;
         let id = RoomId(row.try_get("id")?);
@@ -110,7 +130,8 @@ impl Store {
 
     pub async fn room(&self, id: RoomId) -> sqlx::Result<Option<RoomRow>> {
         let row = sqlx::query(
-            "SELECT id, name, kind, capacity, public, comment, created_at FROM rooms WHERE id = $1",
+            "SELECT id, name, kind, capacity, public, comment, created_at, owner_id, waiting_room
+             FROM rooms WHERE id = $1",
         )
         .bind(id.0)
         .fetch_optional(self.pool())
@@ -136,7 +157,8 @@ impl Store {
 
     pub async fn list_rooms(&self) -> sqlx::Result<Vec<RoomRow>> {
         let mut rooms: Vec<RoomRow> = sqlx::query(
-            "SELECT id, name, kind, capacity, public, comment, created_at FROM rooms ORDER BY name, id",
+            "SELECT id, name, kind, capacity, public, comment, created_at, owner_id, waiting_room
+             FROM rooms ORDER BY name, id",
         )
         .fetch_all(self.pool())
         .await?
@@ -166,8 +188,19 @@ impl Store {
         Ok(rooms)
     }
 
-    /// Replaces a room's definition; `Ok(None)` when it does not exist.
+    /// Replaces a room's definition (not its owner); `Ok(None)` when it does not exist.
     pub async fn update_room(&self, id: RoomId, room: &RoomWrite) -> sqlx::Result<Option<RoomRow>> {
+        self.update_owned_room(id, room, None).await
+    }
+
+    /// Replaces a room's definition, and with `Some(owner)` its owner too (`Some(None)`:
+    /// no owner); `Ok(None)` when it does not exist.
+    pub async fn update_owned_room(
+        &self,
+        id: RoomId,
+        room: &RoomWrite,
+        owner: Option<Option<UserId>>,
+    ) -> sqlx::Result<Option<RoomRow>> {
         let mut tx = self.pool().begin().await?;
         let res = sqlx::query(
             "UPDATE rooms SET name = $1, kind = $2, capacity = $3, public = $4, comment = $5
@@ -184,6 +217,13 @@ impl Store {
         if res.rows_affected() == 0 {
             return Ok(None);
         }
+        if let Some(owner) = owner {
+            sqlx::query("UPDATE rooms SET owner_id = $1 WHERE id = $2")
+                .bind(owner.map(|u| u.0))
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("DELETE FROM room_members WHERE room_id = $1")
             .bind(id.0)
             .execute(&mut *tx)
@@ -191,6 +231,16 @@ impl Store {
         write_members(&mut tx, id, room).await?;
         tx.commit().await?;
         self.room(id).await
+    }
+
+    /// Turns the room's waiting room on or off; false when the room does not exist.
+    pub async fn set_waiting_room(&self, id: RoomId, on: bool) -> sqlx::Result<bool> {
+        let res = sqlx::query("UPDATE rooms SET waiting_room = $1 WHERE id = $2")
+            .bind(on as i64)
+            .bind(id.0)
+            .execute(self.pool())
+            .await?;
+        Ok(res.rows_affected() > 0)
     }
 
     pub async fn delete_room(&self, id: RoomId) -> sqlx::Result<bool> {

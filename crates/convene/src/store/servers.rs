@@ -7,8 +7,9 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-/// A node is alive while its heartbeat is younger than this (database clock).
-pub const ALIVE_MS: i64 = 5_000;
+/// How long a renewed lease lasts (database clock): a node that could not renew for
+/// this long has stopped serving its rooms by itself, and may be declared dead.
+pub const LEASE_MS: i64 = 5_000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerRow {
@@ -27,13 +28,24 @@ pub struct ServerRow {
     pub heartbeat_age_ms: Option<i64>,
     /// While a drain is under way: milliseconds until its deadline (negative once past).
     pub drain_remaining_ms: Option<i64>,
+    /// The node's lease epoch: grows at each registration and when it is declared dead.
+    pub epoch: i64,
+    /// Milliseconds its hosting lease has left; None if it holds none.
+    pub lease_left_ms: Option<i64>,
+    /// False while a part of the node (media, event listener) is down.
+    pub ready: bool,
     /// `ok`, or what is wrong with the shared storage, as this node last saw it.
     pub storage_status: String,
 }
 
 impl ServerRow {
+    /// Holds a valid hosting lease (database clock).
     pub fn alive(&self) -> bool {
-        self.heartbeat_age_ms.is_some_and(|age| age < ALIVE_MS)
+        self.lease_left_ms.is_some_and(|left| left > 0)
+    }
+    /// May be given new rooms: alive, active and every part of it working.
+    pub fn placeable(&self) -> bool {
+        self.alive() && self.active && self.ready
     }
     /// up, down, inactive or draining, as the Servers page shows it.
     pub fn status(&self) -> &'static str {
@@ -86,13 +98,16 @@ fn from_row(r: &AnyRow) -> sqlx::Result<ServerRow> {
         heartbeat_age_ms: r.try_get("age")?,
         drain_remaining_ms: r.try_get("drain_left")?,
         storage_status: r.try_get("storage_status")?,
+        epoch: r.try_get("lease_epoch")?,
+        lease_left_ms: r.try_get("lease_left")?,
+        ready: flag(r.try_get("ready")?),
     })
 }
 
 const SELECT: &str =
     "SELECT id, name, url, address, http_port, protocol, base_path, weight, comment,
         active, version, NOW_MS - heartbeat_at AS age, draining_until - NOW_MS AS drain_left,
-        storage_status FROM servers";
+        storage_status, lease_epoch, lease_until - NOW_MS AS lease_left, ready FROM servers";
 
 /// A server as an administrator describes it (Administration → Servers).
 #[derive(Debug, Clone)]
@@ -169,11 +184,9 @@ pub fn normalise_base_path(p: &str) -> String {
     }
 }
 
-/// Key of the advisory lock that elects the one node clearing a dead node's rows.
-const JANITOR_LOCK: i64 = 0x0063_6f6e_7665_6e66;
-
 impl Store {
-    /// Registers this node at start. Fails if another live process holds the same id.
+    /// Registers this node at start (or after it was declared dead) with a new lease
+    /// epoch, which it returns. Fails if another live process holds the same id.
     pub async fn register_node(
         &self,
         id: NodeId,
@@ -181,7 +194,7 @@ impl Store {
         url: &str,
         instance: &str,
         version: &str,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<i64> {
         if let Some(existing) = self.server(id).await?
             && existing.alive()
         {
@@ -198,13 +211,16 @@ impl Store {
             (None, Some(existing)) => existing.name.clone(),
             (None, None) => format!("node-{id}"),
         };
-        sqlx::query(&self.sql(
+        let row = sqlx::query(&self.sql(
             "INSERT INTO servers (id, name, url, address, http_port, protocol, base_path,
-                                  heartbeat_at, started_at, instance, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NOW_MS, NOW_MS, $8, $9)
+                                  heartbeat_at, started_at, instance, version, lease_epoch,
+                                  lease_until)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NOW_MS, NOW_MS, $8, $9, 1, NOW_MS + $10)
              ON CONFLICT (id) DO UPDATE SET name = $2, url = $3, address = $4, http_port = $5,
                  protocol = $6, base_path = $7, heartbeat_at = NOW_MS, started_at = NOW_MS,
-                 instance = $8, version = $9, draining_until = NULL",
+                 instance = $8, version = $9, draining_until = NULL,
+                 lease_epoch = servers.lease_epoch + 1, lease_until = NOW_MS + $10
+             RETURNING lease_epoch",
         ))
         .bind(id.0)
         .bind(&name)
@@ -215,30 +231,22 @@ impl Store {
         .bind(base_path)
         .bind(instance)
         .bind(version)
-        .execute(self.pool())
+        .bind(LEASE_MS)
+        .fetch_one(self.pool())
         .await?;
-        Ok(())
+        Ok(row.try_get("lease_epoch")?)
     }
 
-    /// Writes this node's heartbeat; false if another process took over the id.
-    pub async fn heartbeat(&self, id: NodeId, instance: &str) -> sqlx::Result<bool> {
-        let res = sqlx::query(
-            &self.sql("UPDATE servers SET heartbeat_at = NOW_MS WHERE id = $1 AND instance = $2"),
+    /// Marks a cleanly stopped node as not running and gives up its lease.
+    pub async fn mark_node_stopped(&self, id: NodeId, instance: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE servers SET heartbeat_at = NULL, lease_until = NULL
+             WHERE id = $1 AND instance = $2",
         )
         .bind(id.0)
         .bind(instance)
         .execute(self.pool())
         .await?;
-        Ok(res.rows_affected() > 0)
-    }
-
-    /// Marks a cleanly stopped node as not running.
-    pub async fn mark_node_stopped(&self, id: NodeId, instance: &str) -> sqlx::Result<()> {
-        sqlx::query("UPDATE servers SET heartbeat_at = NULL WHERE id = $1 AND instance = $2")
-            .bind(id.0)
-            .bind(instance)
-            .execute(self.pool())
-            .await?;
         Ok(())
     }
 
@@ -354,52 +362,8 @@ impl Store {
         Ok(())
     }
 
-    /// Clears the rooms and connections of nodes whose heartbeat stopped. Only one node
-    /// does it at a time (a PostgreSQL advisory lock; SQLite has one node). Returns the
-    /// nodes cleared with the number of connection rows removed.
-    pub async fn clear_dead_nodes(&self) -> sqlx::Result<Vec<(NodeId, u64)>> {
-        let mut tx = self.pool().begin().await?;
-        if self.dialect() == super::Dialect::Postgres {
-            let got: bool = sqlx::query("SELECT pg_try_advisory_xact_lock($1) AS got")
-                .bind(JANITOR_LOCK)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("got")?;
-            if !got {
-                return Ok(Vec::new());
-            }
-        }
-        let dead: Vec<i64> = sqlx::query(&self.sql(
-            "SELECT id FROM servers
-             WHERE (heartbeat_at IS NULL OR heartbeat_at < NOW_MS - $1)
-               AND (EXISTS (SELECT 1 FROM connections c WHERE c.server_id = servers.id)
-                    OR EXISTS (SELECT 1 FROM room_hosts h WHERE h.server_id = servers.id))",
-        ))
-        .bind(ALIVE_MS)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, _>>()?;
-        let mut cleared = Vec::new();
-        for id in dead {
-            let conns = sqlx::query("DELETE FROM connections WHERE server_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            sqlx::query("DELETE FROM room_hosts WHERE server_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            cleared.push((NodeId(id), conns));
-        }
-        tx.commit().await?;
-        Ok(cleared)
-    }
-
     /// Like [`Store::sql`] for statements assembled from constant parts.
-    fn sql_owned(&self, text: String) -> String {
+    pub(super) fn sql_owned(&self, text: String) -> String {
         text.replace("NOW_MS", self.sql("NOW_MS").as_ref())
     }
 }

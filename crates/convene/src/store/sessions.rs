@@ -74,6 +74,19 @@ impl Store {
         Ok(())
     }
 
+    /// Ends every session of an account but the one with this id (a password change
+    /// keeps the session that made it); returns how many ended.
+    pub async fn delete_other_sessions(&self, user: UserId, keep_sid: &str) -> sqlx::Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                .bind(user.0)
+                .bind(secret::hash_token(keep_sid))
+                .execute(self.pool())
+                .await?
+                .rows_affected(),
+        )
+    }
+
     /// Removes expired sessions; returns how many.
     pub async fn purge_expired_sessions(&self) -> sqlx::Result<u64> {
         Ok(

@@ -15,6 +15,11 @@ pub enum Role {
     User,
     /// An integration: the API with a Bearer token only, never the web UI.
     Webservice,
+    /// Between user and admin: creates rooms and runs (edits, moderates, invites to)
+    /// the rooms they own; sees nothing of users, servers or others' private rooms.
+    Organiser,
+    /// Came in through an invitation: one room, nothing else.
+    Guest,
 }
 
 impl Role {
@@ -23,6 +28,8 @@ impl Role {
             Role::Admin => "admin",
             Role::User => "user",
             Role::Webservice => "webservice",
+            Role::Organiser => "organiser",
+            Role::Guest => "guest",
         }
     }
     pub fn parse(s: &str) -> Option<Role> {
@@ -30,6 +37,8 @@ impl Role {
             "admin" => Some(Role::Admin),
             "user" => Some(Role::User),
             "webservice" => Some(Role::Webservice),
+            "organiser" => Some(Role::Organiser),
+            "guest" => Some(Role::Guest),
             _ => None,
         }
     }
@@ -43,7 +52,12 @@ pub struct UserRow {
     pub display_name: String,
     pub enabled: bool,
     pub created_at: i64,
+    /// The interface language the account chose; `None`: the browser's.
+    pub language: Option<String>,
 }
+
+/// The columns [`from_row`] reads.
+const USER_COLUMNS: &str = "id, login, role, display_name, enabled, created_at, language";
 
 fn from_row(r: &AnyRow) -> sqlx::Result<UserRow> {
     let role: String = r.try_get("role")?;
@@ -54,6 +68,7 @@ fn from_row(r: &AnyRow) -> sqlx::Result<UserRow> {
         display_name: r.try_get("display_name")?,
         enabled: flag(r.try_get("enabled")?),
         created_at: r.try_get("created_at")?,
+        language: r.try_get("language")?,
     })
 }
 
@@ -99,7 +114,8 @@ impl Store {
             .try_get("n")
     }
 
-    /// Creates an account; `Ok(None)` when the login is taken.
+    /// Creates an account; `Ok(None)` when the login is taken (in any case: `Tom.B` when
+    /// `tom.b` exists).
     pub async fn create_user(
         &self,
         login: &str,
@@ -110,7 +126,7 @@ impl Store {
         let res = sqlx::query(&self.sql(
             "INSERT INTO users (login, password_hash, role, display_name, enabled, created_at)
              VALUES ($1, $2, $3, $4, 1, NOW_MS)
-             RETURNING id, login, role, display_name, enabled, created_at",
+             RETURNING id, login, role, display_name, enabled, created_at, language",
         ))
         .bind(login)
         .bind(password_hash)
@@ -126,22 +142,20 @@ impl Store {
     }
 
     pub async fn user(&self, id: UserId) -> sqlx::Result<Option<UserRow>> {
-        sqlx::query(
-            "SELECT id, login, role, display_name, enabled, created_at FROM users WHERE id = $1",
-        )
-        .bind(id.0)
-        .fetch_optional(self.pool())
-        .await?
-        .map(|r| from_row(&r))
-        .transpose()
+        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(self.pool())
+            .await?
+            .map(|r| from_row(&r))
+            .transpose()
     }
 
-    /// The account and its password hash, for a login.
+    /// The account and its password hash, for a login (matched without regard to case:
+    /// logins are unique in lower case, see migration 5).
     pub async fn user_with_hash(&self, login: &str) -> sqlx::Result<Option<(UserRow, String)>> {
-        let row = sqlx::query(
-            "SELECT id, login, role, display_name, enabled, created_at, password_hash
-             FROM users WHERE login = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower(login) = lower($1)"
+        ))
         .bind(login)
         .fetch_optional(self.pool())
         .await?;
@@ -151,10 +165,42 @@ impl Store {
         }
     }
 
+    /// The account with this login, in any case.
+    pub async fn user_by_login(&self, login: &str) -> sqlx::Result<Option<UserRow>> {
+        Ok(self.user_with_hash(login).await?.map(|(user, _)| user))
+    }
+
+    /// Sets what an account may change about itself: its display name (stored trimmed by
+    /// the caller) and its language (`Some(None)` clears it). `Ok(None)`: no such account.
+    pub async fn update_profile(
+        &self,
+        id: UserId,
+        display_name: Option<&str>,
+        language: Option<Option<&str>>,
+    ) -> sqlx::Result<Option<UserRow>> {
+        let mut tx = self.pool().begin().await?;
+        if let Some(name) = display_name {
+            sqlx::query("UPDATE users SET display_name = $1 WHERE id = $2")
+                .bind(name)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(language) = language {
+            sqlx::query("UPDATE users SET language = $1 WHERE id = $2")
+                .bind(language)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.user(id).await
+    }
+
     pub async fn list_users(&self) -> sqlx::Result<Vec<UserRow>> {
-        sqlx::query(
-            "SELECT id, login, role, display_name, enabled, created_at FROM users ORDER BY login",
-        )
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY lower(login), id"
+        ))
         .fetch_all(self.pool())
         .await?
         .iter()

@@ -62,16 +62,25 @@ macro_rules! asset {
     };
 }
 
-/// Every file served under `/assets/`.
+/// Every file served under `/assets/`. Hashing them all at compile time takes more
+/// steps than rustc's default budget for one constant; it is bounded by their size.
+#[allow(long_running_const_eval)]
 const ASSETS: &[Asset] = &[
     asset!("app.css"),
     asset!("favicon.svg"),
     asset!("js/app.js"),
     asset!("js/api.js"),
+    asset!("js/board-model.js"),
+    asset!("js/devices.js"),
     asset!("js/dom.js"),
+    asset!("js/i18n.js"),
+    asset!("js/i18n/de.js"),
+    asset!("js/i18n/en.js"),
+    asset!("js/linkify.js"),
     asset!("js/media.js"),
     asset!("js/media-parts.js"),
     asset!("js/protocol.js"),
+    asset!("js/closes.js"),
     asset!("js/ui.js"),
     asset!("js/views/admin.js"),
     asset!("js/views/admin-common.js"),
@@ -79,9 +88,21 @@ const ASSETS: &[Asset] = &[
     asset!("js/views/admin-rooms.js"),
     asset!("js/views/admin-servers.js"),
     asset!("js/views/admin-users.js"),
+    asset!("js/views/device-check.js"),
+    asset!("js/views/guest.js"),
+    asset!("js/views/invite.js"),
+    asset!("js/views/invite-dialog.js"),
     asset!("js/views/login.js"),
+    asset!("js/views/my-rooms.js"),
+    asset!("js/views/profile.js"),
     asset!("js/views/room.js"),
+    asset!("js/views/room-board.js"),
+    asset!("js/views/room-board-render.js"),
+    asset!("js/views/room-board-toolbar.js"),
+    asset!("js/views/room-board-tools.js"),
+    asset!("js/views/room-files.js"),
     asset!("js/views/room-media.js"),
+    asset!("js/views/room-lobby.js"),
     asset!("js/views/room-parts.js"),
     asset!("js/views/rooms.js"),
 ];

@@ -22,13 +22,7 @@ pub struct Cluster {
     pub nodes: Vec<NodeProc>,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use super::net::free_port;
 
 impl NodeProc {
     /// Starts `convene serve` as node `id` (not waiting for it).
@@ -104,6 +98,17 @@ impl NodeProc {
         }
     }
 
+    /// Sends a signal (`STOP`, `CONT`, …) to the process.
+    pub fn signal(&self, sig: &str) {
+        let c = self.child.as_ref().expect("running");
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &c.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig}");
+    }
+
     /// SIGTERM and wait for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut c = self.child.take().expect("running");
@@ -163,6 +168,13 @@ impl Cluster {
         node.wait_ready().await;
         self.nodes.push(node);
         self.nodes.last_mut().unwrap()
+    }
+
+    /// Adds a node whose database connections go to `db_url` (a proxy, say).
+    pub async fn add_node_via(&mut self, id: i64, db_url: &str, env: &[(&str, &str)]) {
+        let mut node = NodeProc::spawn(id, db_url, self.storage.path(), env);
+        node.wait_ready().await;
+        self.nodes.push(node);
     }
 
     pub fn node(&self, id: i64) -> &NodeProc {

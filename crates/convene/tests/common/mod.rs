@@ -4,8 +4,14 @@
 
 pub mod browser;
 pub mod cluster;
+pub mod documents;
+pub mod faults;
+pub mod invites;
+pub mod net;
 pub mod pg;
 pub mod rtc;
+pub mod s3;
+pub mod tls;
 pub mod ws;
 
 use convene::{Config, Settings};
@@ -56,6 +62,8 @@ pub struct TestNode {
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
     _dir: Option<tempfile::TempDir>,
+    /// The node's long-running tasks (from `convene::run_observed`).
+    pub health: Option<convene::health::Health>,
 }
 
 impl TestNode {
@@ -73,9 +81,17 @@ impl TestNode {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(convene::run(listener, config, async move {
-            let _ = rx.await;
-        }));
+        let (started_tx, started) = oneshot::channel::<convene::Started>();
+        let handle = tokio::spawn(convene::run_observed(
+            listener,
+            config,
+            async move {
+                let _ = rx.await;
+            },
+            move |s| {
+                let _ = started_tx.send(s);
+            },
+        ));
         let url = format!("http://localhost:{}", addr.port());
         let mut node = TestNode {
             addr,
@@ -83,8 +99,10 @@ impl TestNode {
             shutdown: Some(tx),
             handle: Some(handle),
             _dir: None,
+            health: None,
         };
         node.wait_ready().await;
+        node.health = started.await.ok().map(|s| s.health);
         node
     }
 
@@ -242,6 +260,28 @@ impl Api {
     }
 }
 
+/// Like the web UI after losing its node: `enter` again until a node takes the room
+/// and its WebSocket welcomes us; the welcome and the connection.
+pub async fn enter_until_welcome(api: &Api, room: i64) -> (Value, ws::Participant) {
+    loop {
+        let (status, e) = api
+            .send(
+                "POST",
+                &format!("/api/v1/rooms/{room}/enter"),
+                Some(json!({})),
+            )
+            .await;
+        if status == 200
+            && let Ok(mut p) = ws::Participant::try_connect(e["ws_url"].as_str().unwrap()).await
+            && let Ok(w) = p.next().await
+            && w["type"] == "welcome"
+        {
+            return (w, p);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Polls `check` until it returns Some, for at most `secs` seconds.
 pub async fn eventually<T, F, Fut>(secs: u64, mut check: F) -> T
 where
@@ -258,4 +298,23 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Runs a command with `stdin` fed to it; its output, once it exited.
+pub fn run_with_stdin(mut cmd: std::process::Command, stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }

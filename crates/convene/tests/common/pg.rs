@@ -41,13 +41,7 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use super::net::free_port;
 
 impl PgServer {
     /// Starts a server, or says why it cannot.
@@ -89,13 +83,19 @@ impl PgServer {
                 "UTF8",
             ],
         )?;
+        server.pg_ctl_start()?;
+        Ok(server)
+    }
+
+    fn pg_ctl_start(&self) -> Result<(), String> {
+        let data = self.dir.path().join("data");
         let opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-            server.port,
-            server.dir.path().display()
+            self.port,
+            self.dir.path().display()
         );
-        let log = server.dir.path().join("pg.log");
-        server.run(
+        let log = self.dir.path().join("pg.log");
+        self.run(
             "pg_ctl",
             &[
                 "-D",
@@ -109,8 +109,26 @@ impl PgServer {
                 "60",
                 "start",
             ],
-        )?;
-        Ok(server)
+        )
+    }
+
+    /// `pg_ctl -m fast stop`, as an operator restarting the database does.
+    pub fn stop_fast(&self) {
+        let data = self.dir.path().join("data");
+        self.run(
+            "pg_ctl",
+            &["-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"],
+        )
+        .expect("postgres stops");
+    }
+
+    /// Starts the server again after [`PgServer::stop_fast`].
+    pub fn start_again(&self) {
+        self.pg_ctl_start().expect("postgres starts again");
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     fn run(&self, tool: &str, args: &[&str]) -> Result<(), String> {

@@ -1,5 +1,6 @@
 // REST client for /api/v1. Same origin, session cookie `convene_sid`.
 // Every failure becomes an ApiError carrying the server's {"error":{"code","message"}}.
+import { t } from './i18n.js';
 
 export class ApiError extends Error {
   constructor(status, code, message, retryAfter = null) {
@@ -21,12 +22,12 @@ export function onUnauthorized(fn) {
 }
 
 function fallbackMessage(status) {
-  if (status === 401) return 'Your session has ended. Please sign in again.';
-  if (status === 403) return 'You are not allowed to do this.';
-  if (status === 404) return 'Not found.';
-  if (status === 429) return 'Too many requests. Please wait a moment and try again.';
-  if (status >= 500) return `The server had a problem (HTTP ${status}). Please try again.`;
-  return `Request failed (HTTP ${status}).`;
+  if (status === 401) return t('api.session_ended');
+  if (status === 403) return t('api.forbidden');
+  if (status === 404) return t('api.not_found');
+  if (status === 429) return t('api.too_many');
+  if (status >= 500) return t('api.server_problem', { status });
+  return t('api.failed', { status });
 }
 
 /** The server writes messages in lower case ("login must be …"); show them as sentences. */
@@ -60,7 +61,7 @@ export async function request(method, path, body, opts = {}) {
     res = await fetch(BASE + path, init);
   } catch (err) {
     if (err && err.name === 'AbortError') throw err;
-    throw new ApiError(0, 'network', 'Cannot reach the server. Check your network connection.');
+    throw new ApiError(0, 'network', t('api.network'));
   }
   const text = await res.text();
   let data = null;
@@ -99,6 +100,8 @@ export const api = {
     request('POST', '/login', { login, password, client: 'web' }, { quiet401: true }),
   logout: () => request('POST', '/logout', {}, { quiet401: true }),
   me: () => request('GET', '/me', undefined, { quiet401: true }),
+  updateMe: (profile) => request('PUT', '/me', profile),
+  changePassword: (current, next) => request('POST', '/me/password', { current, new: next }),
 
   // Rooms
   rooms: (opts) => request('GET', '/rooms', undefined, opts),
@@ -111,6 +114,8 @@ export const api = {
 
   // Users (admin)
   users: (opts) => request('GET', '/users', undefined, opts),
+  /** Who may be chosen as a room's member or moderator (organisers and admins): [{id, login, display_name}]. */
+  people: (opts) => request('GET', '/people', undefined, opts),
   createUser: (user) => request('POST', '/users', user),
   updateUser: (id, patch) => request('PUT', `/users/${encodeURIComponent(id)}`, patch),
   deleteUser: (id) => request('DELETE', `/users/${encodeURIComponent(id)}`),

@@ -2,10 +2,15 @@
 import { api, onUnauthorized } from './api.js';
 import { h, mount, ROLE_LABELS } from './dom.js';
 import { toast } from './ui.js';
+import { t, LANGUAGES, language, setLanguage, setAccountLanguage } from './i18n.js';
 import { renderLogin } from './views/login.js';
 import { renderRooms } from './views/rooms.js';
 import { renderRoom } from './views/room.js';
 import { renderAdmin, ADMIN_PAGES } from './views/admin.js';
+import { renderInvite } from './views/invite.js';
+import { renderGuestOnly } from './views/guest.js';
+import { renderProfile } from './views/profile.js';
+import { renderMyRooms } from './views/my-rooms.js';
 
 const main = document.getElementById('app');
 
@@ -23,6 +28,9 @@ const ROUTES = [
   { re: /^\/login\/?$/, view: renderLogin, public: true, name: 'login' },
   { re: /^\/rooms\/?$/, view: renderRooms, name: 'rooms' },
   { re: /^\/room\/([^/]+)\/?$/, view: renderRoom, name: 'room' },
+  { re: /^\/invite\/([^/]+)\/?$/, view: renderInvite, public: true, name: 'invite' },
+  { re: /^\/profile\/?$/, view: renderProfile, name: 'profile' },
+  { re: /^\/my-rooms\/?$/, view: renderMyRooms, roles: ['organiser', 'admin'], name: 'my-rooms' },
   { re: /^\/admin\/?$/, redirect: `/admin/${ADMIN_PAGES[0].page}` },
   { re: /^\/admin\/([a-z-]+)\/?$/, view: renderAdmin, admin: true, name: 'admin' },
 ];
@@ -41,23 +49,62 @@ export function navigate(path, { replace = false } = {}) {
 
 function setUser(user) {
   app.user = user;
+  // The account's language (when the server keeps one) wins over this browser's choice.
+  setAccountLanguage(user && typeof user.language === 'string' ? user.language : null);
   updateHeader();
 }
 
+/** The shell's own texts (index.html: data-i18n → text, data-i18n-label → aria-label) and the picker. */
+function translateShell() {
+  document.documentElement.lang = language();
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));
+  const picker = document.getElementById('language-select');
+  if (picker) {
+    if (picker.options.length !== LANGUAGES.length) {
+      picker.replaceChildren(...LANGUAGES.map((l) => h('option', { value: l.code, lang: l.code }, l.name)));
+    }
+    picker.value = language();
+    picker.title = t('shell.language');
+  }
+}
+
+// The language picker: remembered in this browser, and on the account when the server keeps one there.
+document.getElementById('language-select')?.addEventListener('change', async (ev) => {
+  const code = ev.target.value;
+  setLanguage(code, { remember: true });
+  const u = app.user;
+  if (u && typeof u.language === 'string') {
+    try {
+      const saved = await api.put('/me', { language: code });
+      app.user = { ...u, ...(saved && typeof saved === 'object' ? saved : {}), language: code };
+    } catch (err) {
+      if (err.status !== 401) toast(err.message, 'error');
+    }
+  }
+  updateHeader(match(location.pathname)?.route.name);
+  // The room page keeps its connection (and its language) until it is entered again.
+  if (match(location.pathname)?.route.name === 'room') toast(t('shell.language_room'), 'info');
+  else render();
+});
+
 function updateHeader(routeName) {
   const u = app.user;
-  document.getElementById('main-nav').hidden = !u;
+  translateShell();
+  // A guest has its room only: no navigation to anything else.
+  document.getElementById('main-nav').hidden = !u || u.role === 'guest';
   document.getElementById('user-box').hidden = !u;
   document.getElementById('nav-admin').hidden = !(u && u.role === 'admin');
+  document.getElementById('nav-my-rooms').hidden = !(u && u.role === 'organiser');
   if (u) {
     document.getElementById('current-user-name').textContent = u.display_name || u.login;
-    document.getElementById('current-user-name').title = `Signed in as ${u.login}`;
+    document.getElementById('current-user-name').title = t('shell.signed_in_as', { login: u.login });
     const role = document.getElementById('current-user-role');
     role.textContent = ROLE_LABELS[u.role] || u.role;
-    role.hidden = u.role !== 'admin' || (u.display_name || u.login) === role.textContent;
+    role.hidden = !['admin', 'organiser'].includes(u.role) || (u.display_name || u.login) === role.textContent;
   }
-  const section = routeName === 'admin' ? 'nav-admin' : routeName === 'rooms' || routeName === 'room' ? 'nav-rooms' : null;
-  for (const id of ['nav-rooms', 'nav-admin']) {
+  const section = { admin: 'nav-admin', rooms: 'nav-rooms', room: 'nav-rooms', 'my-rooms': 'nav-my-rooms', profile: 'current-user' }[routeName] || null;
+  for (const id of ['nav-rooms', 'nav-my-rooms', 'nav-admin', 'current-user']) {
     const a = document.getElementById(id);
     if (id === section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -89,11 +136,13 @@ async function render({ focus = false } = {}) {
   const found = match(location.pathname);
   if (!found) {
     updateHeader();
-    document.title = 'Page not found · Convene';
+    document.title = `${t('app.not_found_title')} · Convene`;
+    document.body.dataset.page = 'not-found';
     mount(main, h('section', { class: 'panel empty-state', id: 'not-found' },
-      h('h1', {}, 'Page not found'),
-      h('p', {}, 'There is nothing at this address.'),
-      h('a', { href: '/rooms', class: 'btn btn-primary', 'data-link': true }, 'Go to rooms')));
+      h('h1', {}, t('app.not_found_title')),
+      h('p', {}, t('app.not_found_text')),
+      h('p', { class: 'muted mono small not-found-path' }, location.pathname),
+      h('a', { href: '/rooms', class: 'btn btn-primary', 'data-link': true }, t('app.go_to_rooms'))));
     return;
   }
   const { route, params } = found;
@@ -106,13 +155,20 @@ async function render({ focus = false } = {}) {
     navigate(`/login?next=${encodeURIComponent(next)}`, { replace: true });
     return;
   }
-  if (route.admin && app.user.role !== 'admin') {
+  // A guest reaches its room and invitation pages only (the API refuses it the rest).
+  if (app.user && app.user.role === 'guest' && route.name !== 'room' && route.name !== 'invite') {
     updateHeader(route.name);
-    document.title = 'Not allowed · Convene';
+    document.body.dataset.page = 'guest-only';
+    renderGuestOnly(main, { app });
+    return;
+  }
+  if ((route.admin && app.user.role !== 'admin') || (route.roles && !route.roles.includes(app.user.role))) {
+    updateHeader(route.name);
+    document.title = `${t('app.forbidden_page_title')} · Convene`;
     mount(main, h('section', { class: 'panel empty-state', id: 'forbidden' },
-      h('h1', {}, 'Administrators only'),
-      h('p', {}, 'Your account does not have access to the administration pages.'),
-      h('a', { href: '/rooms', class: 'btn btn-primary', 'data-link': true }, 'Go to rooms')));
+      h('h1', {}, t('app.forbidden_title')),
+      h('p', {}, t('app.forbidden_text')),
+      h('a', { href: '/rooms', class: 'btn btn-primary', 'data-link': true }, t('app.go_to_rooms'))));
     return;
   }
   updateHeader(route.name);
@@ -132,9 +188,9 @@ async function render({ focus = false } = {}) {
     console.error(err);
     if (renderId === app.renderId) {
       mount(main, h('section', { class: 'panel empty-state' },
-        h('h1', {}, 'Something went wrong'),
+        h('h1', {}, t('app.error_title')),
         h('p', { role: 'alert' }, err && err.message ? err.message : String(err)),
-        h('button', { type: 'button', class: 'btn btn-primary', on: { click: () => render() } }, 'Try again')));
+        h('button', { type: 'button', class: 'btn btn-primary', on: { click: () => render() } }, t('app.try_again'))));
     }
   } finally {
     if (renderId === app.renderId) main.setAttribute('aria-busy', 'false');
@@ -174,12 +230,13 @@ document.getElementById('logout').addEventListener('click', async () => {
 onUnauthorized(() => {
   if (!app.user) return;
   setUser(null);
-  toast('Your session has ended. Please sign in again.', 'warn');
+  toast(t('api.session_ended'), 'warn');
   const next = location.pathname + location.search;
   navigate(`/login?next=${encodeURIComponent(next)}`, { replace: true });
 });
 
 async function boot() {
+  translateShell();
   for (let attempt = 0; ; attempt++) {
     try {
       setUser(await api.me());
@@ -191,9 +248,9 @@ async function boot() {
       }
       if (attempt >= 2) {
         mount(main, h('section', { class: 'panel empty-state', id: 'boot-error' },
-          h('h1', {}, 'Convene is not reachable'),
+          h('h1', {}, t('app.unreachable_title')),
           h('p', { role: 'alert' }, err.message),
-          h('button', { type: 'button', class: 'btn btn-primary', on: { click: () => location.reload() } }, 'Reload')));
+          h('button', { type: 'button', class: 'btn btn-primary', on: { click: () => location.reload() } }, t('app.reload'))));
         main.setAttribute('aria-busy', 'false');
         return;
       }

@@ -1,4 +1,5 @@
 // Small DOM helpers. User data always goes through textContent, never innerHTML.
+import { t, language } from './i18n.js';
 
 /**
  * Creates an element. attrs: plain attributes, plus
@@ -44,6 +45,7 @@ const ICONS = {
   mic_off: 'M3 3l18 18 M9 9v3a3 3 0 0 0 5.1 2.1 M15 10V6a3 3 0 0 0-5.7-1.3 M19 11a7 7 0 0 1-1.2 3.9 M5 11a7 7 0 0 0 11.3 5.5 M12 18v3',
   users: 'M16 20v-1.5a3.5 3.5 0 0 0-3.5-3.5h-5A3.5 3.5 0 0 0 4 18.5V20 M10 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7z M20 20v-1.5a3.5 3.5 0 0 0-2.5-3.4 M15.5 4.1a3.5 3.5 0 0 1 0 6.8',
   chat: 'M21 12a8 8 0 0 1-11.6 7.1L4 20.5l1.4-4.9A8 8 0 1 1 21 12z',
+  file: 'M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8z M14 3v5h5',
   leave: 'M15 4h3a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-3 M10 17l-5-5 5-5 M5 12h11',
   enter: 'M9 4H6a2 2 0 0 0-2 2v12a2 2 0 0 0 2 2h3 M14 7l5 5-5 5 M19 12H8',
   send: 'M4 12l16-8-6 16-2.5-6.5z M11.5 13.5L20 4',
@@ -63,20 +65,39 @@ const ICONS = {
 
 /** An inline SVG icon (decorative: aria-hidden). */
 export function icon(name, cls = 'icon') {
+  return pathIcon(ICONS[name] || '', cls);
+}
+
+/** An inline 24×24 SVG icon of one path `d` (decorative: aria-hidden). */
+export function pathIcon(d, cls = 'icon') {
   const svg = document.createElementNS(SVG_NS, 'svg');
   svg.setAttribute('viewBox', '0 0 24 24');
   svg.setAttribute('class', cls);
   svg.setAttribute('aria-hidden', 'true');
   svg.setAttribute('focusable', 'false');
   const path = document.createElementNS(SVG_NS, 'path');
-  path.setAttribute('d', ICONS[name] || '');
+  path.setAttribute('d', d);
   svg.appendChild(path);
   return svg;
 }
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
-const shortDateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'short' });
+// Formatters in the UI's language (made again when it changes).
+const FORMATS = {
+  time: { hour: '2-digit', minute: '2-digit' },
+  dateTime: { dateStyle: 'medium', timeStyle: 'medium' },
+  shortDateTime: { dateStyle: 'short', timeStyle: 'short' },
+  tenths: { minimumFractionDigits: 1, maximumFractionDigits: 1 },
+};
+const formatters = new Map();
+function fmt(name) {
+  const key = `${language()}:${name}`;
+  let f = formatters.get(key);
+  if (!f) {
+    f = name === 'tenths' ? new Intl.NumberFormat(language(), FORMATS[name]) : new Intl.DateTimeFormat(language(), FORMATS[name]);
+    formatters.set(key, f);
+  }
+  return f;
+}
 
 function toDate(v) {
   if (v === null || v === undefined || v === '') return null;
@@ -87,52 +108,60 @@ function toDate(v) {
 /** 14:05 */
 export function formatTime(v) {
   const d = toDate(v);
-  return d ? timeFmt.format(d) : '';
+  return d ? fmt('time').format(d) : '';
 }
 
 /** 29 Nov 2025, 14:05:33 */
 export function formatDateTime(v) {
   const d = toDate(v);
-  return d ? dateTimeFmt.format(d) : '—';
+  return d ? fmt('dateTime').format(d) : '—';
 }
 
 export function formatShortDateTime(v) {
   const d = toDate(v);
-  return d ? shortDateTimeFmt.format(d) : '—';
+  return d ? fmt('shortDateTime').format(d) : '—';
 }
 
 /** "3 min ago" style age of a timestamp, for tables. */
 export function formatSince(v, now = Date.now()) {
   const d = toDate(v);
   if (!d) return '—';
-  return formatDuration(now - d.getTime()) + ' ago';
+  return t('time.ago', { duration: formatDuration(now - d.getTime()) });
 }
 
 /** 850 ms → "0.9 s"; 125000 → "2 min 5 s"; 2 h 3 min. */
 export function formatDuration(ms) {
   if (ms === null || ms === undefined || !Number.isFinite(Number(ms))) return '—';
   const n = Math.max(0, Number(ms));
-  if (n < 10000) return `${(n / 1000).toFixed(1)} s`;
+  if (n < 10000) return t('duration.s', { s: fmt('tenths').format(n / 1000) });
   const s = Math.round(n / 1000);
-  if (s < 60) return `${s} s`;
+  if (s < 60) return t('duration.s', { s });
   const m = Math.floor(s / 60);
-  if (m < 60) return s % 60 ? `${m} min ${s % 60} s` : `${m} min`;
+  if (m < 60) return s % 60 ? t('duration.min_s', { min: m, s: s % 60 }) : t('duration.min', { min: m });
   const hr = Math.floor(m / 60);
-  if (hr < 48) return m % 60 ? `${hr} h ${m % 60} min` : `${hr} h`;
-  return `${Math.floor(hr / 24)} d`;
+  if (hr < 48) return m % 60 ? t('duration.h_min', { h: hr, min: m % 60 }) : t('duration.h', { h: hr });
+  return t('duration.d', { d: Math.floor(hr / 24) });
 }
 
-export const KIND_LABELS = {
-  conference: 'Conference',
-  presentation: 'Presentation',
-  interview: 'Interview',
-};
+/** An object whose values are looked up when read (in the language of that moment). */
+function labels(entries) {
+  const o = {};
+  for (const [k, fn] of Object.entries(entries)) Object.defineProperty(o, k, { get: fn, enumerable: true });
+  return Object.freeze(o);
+}
 
-export const ROLE_LABELS = {
-  admin: 'Administrator',
-  user: 'User',
-  webservice: 'Web service',
-};
+export const KIND_LABELS = labels({
+  conference: () => t('kind.conference'),
+  presentation: () => t('kind.presentation'),
+  interview: () => t('kind.interview'),
+});
+
+export const ROLE_LABELS = labels({
+  admin: () => t('role.admin'),
+  organiser: () => t('role.organiser'),
+  user: () => t('role.user'),
+  webservice: () => t('role.webservice'),
+});
 
 /** Runs fn now and every ms milliseconds, skipping while the tab is hidden. Returns a stop function. */
 export function every(ms, fn) {

@@ -1,6 +1,7 @@
 // Pure pieces of the media engine (js/media.js) and the video grid (js/views/room-media.js): layout choice,
 // bookkeeping of the receiving connection's tracks, ICE gathering, statistics, messages for people.
-// No imports and no DOM: tests load this file on its own (web/tests/media.test.mjs).
+// No DOM (tests load this file in Node, web/tests/media.test.mjs); messages come from js/i18n.js.
+import { t } from './i18n.js';
 
 export const LABELS = Object.freeze(['microphone', 'camera', 'screen']);
 export const GATHER_TIMEOUT_MS = 2500;
@@ -129,31 +130,40 @@ export function sumInbound(report) {
   return { videoFramesDecoded, audioBytesReceived };
 }
 
-const DEVICE_NAMES = { microphone: 'microphone', camera: 'camera', screen: 'screen' };
+/** What kind of failure a getUserMedia / getDisplayMedia error is: denied, missing, busy, insecure or other. */
+export function mediaErrorKind(err) {
+  const name = err && err.name;
+  if (name === 'NotAllowedError' || name === 'SecurityError' || name === 'PermissionDeniedError') return 'denied';
+  if (name === 'NotFoundError' || name === 'DevicesNotFoundError' || name === 'OverconstrainedError') return 'missing';
+  if (name === 'NotReadableError' || name === 'TrackStartError' || name === 'AbortError') return 'busy';
+  if (name === 'NotSupportedError' || name === 'TypeError') return 'insecure';
+  return 'other';
+}
 
 /** A getUserMedia / getDisplayMedia failure in words for people. label: microphone, camera or screen. */
 export function describeMediaError(err, label) {
-  const what = DEVICE_NAMES[label] || 'device';
-  const name = err && err.name;
-  if (name === 'NotAllowedError' || name === 'SecurityError' || name === 'PermissionDeniedError') {
-    if (label === 'screen') return 'Screen sharing was cancelled or blocked by the browser.';
-    return `The browser blocked the ${what}. Allow access to it for this site (the icon in the address bar), then try again.`;
+  const kind = mediaErrorKind(err);
+  if (label === 'screen') {
+    if (kind === 'denied') return t('media.error.screen_denied');
+    if (kind === 'missing') return t('media.error.screen_missing');
+    if (kind === 'busy') return t('media.error.screen_busy');
+    if (kind === 'insecure') return t('media.error.screen_insecure');
+    return err && err.message ? t('media.error.screen_other_because', { message: err.message }) : t('media.error.screen_other');
   }
-  if (name === 'NotFoundError' || name === 'DevicesNotFoundError' || name === 'OverconstrainedError') {
-    return label === 'screen' ? 'There is nothing to share.' : `No ${what} was found. Connect one, or choose another in Devices.`;
+  const mic = label === 'microphone';
+  if (kind === 'denied') return mic ? t('media.error.mic_denied') : t('media.error.camera_denied');
+  if (kind === 'missing') return mic ? t('media.error.mic_missing') : t('media.error.camera_missing');
+  if (kind === 'busy') return mic ? t('media.error.mic_busy') : t('media.error.camera_busy');
+  if (kind === 'insecure') return mic ? t('media.error.mic_insecure') : t('media.error.camera_insecure');
+  if (err && err.message) {
+    return mic ? t('media.error.mic_other_because', { message: err.message }) : t('media.error.camera_other_because', { message: err.message });
   }
-  if (name === 'NotReadableError' || name === 'TrackStartError' || name === 'AbortError') {
-    return `The ${what} cannot be started: another application may be using it.`;
-  }
-  if (name === 'NotSupportedError' || name === 'TypeError') {
-    return `This browser cannot use the ${what} here. Cameras and microphones need a secure (https) page.`;
-  }
-  return `The ${what} could not be started${err && err.message ? `: ${err.message}` : '.'}`;
+  return mic ? t('media.error.mic_other') : t('media.error.camera_other');
 }
 
-/** In words: why this participant may not publish (contains "only", for people and tests alike). */
+/** In words: why this participant may not publish (contains "only" in English, for people and tests alike). */
 export function rightsMessage(kind) {
-  if (kind === 'presentation') return 'In this presentation, only moderators and presenters can speak and show video. Raise your hand to ask to present.';
-  if (kind === 'interview') return 'In this interview, only two people can speak at a time. Try again when one of them stops.';
-  return 'You may not speak or show video in this room right now: only participants allowed by a moderator can.';
+  if (kind === 'presentation') return t('media.rights.presentation');
+  if (kind === 'interview') return t('media.rights.interview');
+  return t('media.rights.other');
 }

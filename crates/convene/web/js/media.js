@@ -19,6 +19,7 @@
 import {
   LABELS, GATHER_TIMEOUT_MS, ANSWER_TIMEOUT_MS, TrackMap, waitForIceGathering, sumInbound, describeMediaError, rightsMessage,
 } from './media-parts.js';
+import { t } from './i18n.js';
 
 const OFF = Object.freeze({ microphone: false, camera: false, screen: false });
 const DEVICE_KEY = 'convene.device.';
@@ -149,7 +150,8 @@ export class MediaEngine extends EventTarget {
 
   /**
    * Turns one of our tracks on or off. Resolves true when done; false when refused (the reason went out as an
-   * 'error' event). opts.force: skip the check of the right to publish (the server decides).
+   * 'error' event). opts.force: skip the check of the right to publish (the server decides). opts.track: a live
+   * track to use instead of asking for the device again (the device check's preview); it is stopped when refused.
    */
   async setOn(label, on, opts = {}) {
     if (!LABELS.includes(label)) return false;
@@ -159,17 +161,25 @@ export class MediaEngine extends EventTarget {
       await this.#sync().catch(() => {});
       return true;
     }
-    if (this.local[label]) return true;
+    const given = opts.track && opts.track.readyState !== 'ended' ? opts.track : null;
+    if (this.local[label]) {
+      if (given && given !== this.local[label]) given.stop();
+      return true;
+    }
     if (!opts.force && !this.canPublish) {
+      given?.stop();
       this.#emit('error', { label, code: 'forbidden', message: rightsMessage(this.session.room?.kind) });
       return false;
     }
-    if (this.starting[label]) return false;
+    if (this.starting[label]) {
+      given?.stop();
+      return false;
+    }
     this.starting[label] = true;
     this.#changed();
     let track;
     try {
-      track = await this.#acquire(label);
+      track = given || (await this.#acquire(label));
     } catch (err) {
       this.starting[label] = false;
       this.#changed();
@@ -227,7 +237,7 @@ export class MediaEngine extends EventTarget {
       if (!label || !d.deviceId) continue;
       out[label].push({
         deviceId: d.deviceId,
-        label: d.label || `${label === 'camera' ? 'Camera' : 'Microphone'} ${out[label].length + 1}`,
+        label: d.label || (label === 'camera' ? t('media.camera_n', { n: out[label].length + 1 }) : t('media.microphone_n', { n: out[label].length + 1 })),
         unnamed: !d.label,
       });
     }
@@ -338,11 +348,18 @@ export class MediaEngine extends EventTarget {
     }
     if (!md?.getUserMedia) throw Object.assign(new Error('no media devices'), { name: 'NotSupportedError' });
     const id = this.deviceIds[label];
-    const device = id ? { deviceId: exact ? { exact: id } : { ideal: id } } : {};
-    const constraints = label === 'microphone'
+    const constraints = (device) => (label === 'microphone'
       ? { audio: { ...device, echoCancellation: true, noiseSuppression: true, autoGainControl: true } }
-      : { video: { ...device, width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 24, max: 30 } } };
-    const stream = await md.getUserMedia(constraints);
+      : { video: { ...device, width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 24, max: 30 } } });
+    let stream;
+    try {
+      // The chosen device exactly (browsers treat a preferred one as a hint and may pick the default).
+      stream = await md.getUserMedia(constraints(id ? { deviceId: { exact: id } } : {}));
+    } catch (err) {
+      // Gone (unplugged, or ids changed): any device of the kind, unless that very device was asked for.
+      if (exact || !id || (err?.name !== 'OverconstrainedError' && err?.name !== 'NotFoundError')) throw err;
+      stream = await md.getUserMedia(constraints({}));
+    }
     const track = label === 'microphone' ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
     if (!track) throw Object.assign(new Error('no track'), { name: 'NotFoundError' });
     return track;
@@ -463,9 +480,9 @@ export class MediaEngine extends EventTarget {
   #request(sdp, tracks) {
     this.#settle(null, resetError());
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.#settle(null, new Error('The server did not answer.')), this.answerTimeoutMs);
+      const timer = setTimeout(() => this.#settle(null, new Error(t('media.no_answer'))), this.answerTimeoutMs);
       this.pending = { resolve, reject, timer };
-      if (!this.session.send('media_offer', { sdp, tracks })) this.#settle(null, new Error('Not connected to the room.'));
+      if (!this.session.send('media_offer', { sdp, tracks })) this.#settle(null, new Error(t('room.not_connected')));
     });
   }
 
@@ -486,7 +503,7 @@ export class MediaEngine extends EventTarget {
     this.#announce(OFF);
     this.#changed();
     // The server's words ("two people already speak in this interview; wait until one stops").
-    const message = sentence(err?.message) || 'Publishing failed.';
+    const message = sentence(err?.message) || t('media.publish_failed');
     this.#emit('error', { label: null, code: err?.code || 'failed', message });
   }
 
@@ -666,8 +683,8 @@ function resetError() {
 }
 
 function sentence(text) {
-  const t = String(text || '').trim();
-  if (!t) return '';
-  const s = t.charAt(0).toUpperCase() + t.slice(1);
+  const x = String(text || '').trim();
+  if (!x) return '';
+  const s = x.charAt(0).toUpperCase() + x.slice(1);
   return /[.!?…]$/.test(s) ? s : `${s}.`;
 }

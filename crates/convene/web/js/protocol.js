@@ -13,79 +13,11 @@
 // first); when this page's own node is the dead one, it moves to a live node from the last `welcome`.
 // Media signalling frames (media_offer, media_answer, media_tracks, media_closed) are passed on as 'media'
 // events to js/media.js; the session keeps the media state of the participants (media, presenter, can_publish).
+// Messages for people come from the catalogues of js/i18n.js (no DOM there either).
+import { t, language } from './i18n.js';
 
-/** Close codes of the protocol. */
-export const CloseCode = Object.freeze({
-  NORMAL: 1000,
-  GOING_AWAY: 1001, // node shutting down or draining: re-enter
-  ABNORMAL: 1006, // no close frame: connection lost
-  POLICY: 1008,
-  TOO_BIG: 1009,
-  SERVER_ERROR: 1011,
-  KICKED: 4001,
-  FORBIDDEN: 4003,
-  TOO_SLOW: 4008,
-  ROOM_FULL: 4009,
-  ROOM_MOVED: 4010, // the room is now hosted by another node: re-enter at once
-  BAD_TOKEN: 4401,
-});
-
-/** Reasons of a `left` frame, in words. */
-export const LEFT_REASONS = Object.freeze({
-  left: 'left the room',
-  kicked: 'was removed by a moderator',
-  timeout: 'lost the connection',
-  replaced: 'joined from another window',
-  shutdown: 'was disconnected (server shutting down)',
-  room_deleted: 'left (room deleted)',
-  slow: 'was disconnected (connection too slow)',
-  moved: 'moved with the room to another server',
-  error: 'was disconnected (error)',
-});
-
-/** "the room was deleted" → "The room was deleted." */
-function sentence(text) {
-  const t = String(text || '').trim();
-  if (!t) return '';
-  const s = t.charAt(0).toUpperCase() + t.slice(1);
-  return /[.!?…]$/.test(s) ? s : `${s}.`;
-}
-
-/**
- * What a close code means for the person in the room.
- * title: a short heading; message: one or two sentences (the server's reason when it gave one).
- * retry: 'auto' — reconnect by itself; 'manual' — offer a button; 'none' — the visit is over.
- */
-export function describeClose(code, reason) {
-  const why = sentence(reason);
-  // The server's reason, unless it only repeats the title.
-  const same = (title) => why.replace(/\.$/, '').toLowerCase() === title.toLowerCase();
-  const d = (retry, level, title, fallback) => ({ retry, level, title, message: why && !same(title) ? why : fallback });
-  switch (code) {
-    case CloseCode.NORMAL:
-      return d('manual', 'info', 'Disconnected from the room', 'The server closed the connection.');
-    case CloseCode.GOING_AWAY:
-      return { retry: 'auto', level: 'warn', title: 'Reconnecting', message: 'The server hosting this room is restarting or handing it over. Reconnecting…' };
-    case CloseCode.POLICY:
-      return d('manual', 'error', 'Disconnected from the room', 'The server received data it could not accept.');
-    case CloseCode.TOO_BIG:
-      return d('manual', 'error', 'Disconnected from the room', 'A message was too large for the server.');
-    case CloseCode.KICKED:
-      return d('none', 'error', 'You were removed from the room', 'A moderator or an administrator removed you.');
-    case CloseCode.FORBIDDEN:
-      return d('none', 'error', 'This room is no longer available to you', 'The room was deleted, or your access to it was withdrawn.');
-    case CloseCode.TOO_SLOW:
-      return { retry: 'auto', level: 'warn', title: 'Reconnecting', message: 'Your connection was too slow to keep up with the room. Reconnecting…' };
-    case CloseCode.ROOM_MOVED:
-      return { retry: 'auto', level: 'info', title: 'Moving', message: 'The room is now hosted on another server. Moving there…' };
-    case CloseCode.ROOM_FULL:
-      return { retry: 'manual', level: 'error', title: 'The room is full', message: 'It has reached its capacity. Try again later.' };
-    case CloseCode.BAD_TOKEN:
-      return { retry: 'auto', level: 'warn', title: 'Entry refused', message: `${why || 'The entry token was not accepted.'} Trying again…` };
-    default:
-      return { retry: 'auto', level: 'warn', title: 'Connection lost', message: 'The connection to the room was lost. Reconnecting…' };
-  }
-}
+export { CloseCode, LEFT_REASONS, describeClose } from './closes.js';
+import { CloseCode, describeClose, sentence } from './closes.js';
 
 /** One WebSocket to the room's hosting node. Emits one event per server frame type, plus 'open' and 'close'. */
 export class RoomConnection extends EventTarget {
@@ -274,13 +206,18 @@ function sameOrigin(url, origin) {
  * A visit to one room: enters, connects, keeps the room state, re-enters after loss.
  *
  * Events (CustomEvent, details in brackets):
- *   state [{state}]  'entering' | 'connecting' | 'open' | 'reconnecting' | 'redirecting' | 'ended'
+ *   state [{state}]  'entering' | 'connecting' | 'waiting' | 'open' | 'reconnecting' | 'redirecting' | 'ended'
+ *   waiting [{id, room}], admitted [{by}], lobby [{waiting}]  the waiting room (docs/protocol.md)
  *   welcome, participants, chat [{message}], hand [{participant}], moderator [{participant, by, you}],
  *   mute_requested [{by}], room [{room}], left [{participant, reason}], joined [{participant}],
  *   server_error [{code, message, handled}]  (a listener that deals with the error sets handled = true),
  *   media_state [{participant, media}], publish_rights [{can_publish, reason}], muted [{by}],
  *   presenter [{participant, presenter, by, you}], active_speaker [{id}],
  *   media [{frame}]  media_offer, media_answer, media_tracks or media_closed, for js/media.js,
+ *   boards [{seq, boards}], board [{seq, by, op, mine}], board_live [{participant_id, board, pointer, draft}]
+ *                 the whiteboard, for js/views/room-board.js (which keeps the boards: js/board-model.js),
+ *   whiteboard [{participant, can_draw, by, you}]  the whiteboard right changed (participants follows),
+ *   pong [{nonce}]  the answer to a ping (the whiteboard fences its operations with them),
  *   draining [{deadline_seconds, until}]  this node is being drained: at `until` (a Date.now() time) the
  *                 connection closes with 1001 and the session enters again, landing on another node
  *   retry [{attempt, delay, message, code}]   a re-entry is scheduled (delay 0: under way now)
@@ -405,6 +342,14 @@ export class RoomSession extends EventTarget {
   mute(pid) { return this.send('mute', { participant_id: pid }); }
   grantPresenter(pid) { return this.send('grant_presenter', { participant_id: pid }); }
   revokePresenter(pid) { return this.send('revoke_presenter', { participant_id: pid }); }
+  grantWhiteboard(pid) { return this.send('grant_whiteboard', { participant_id: pid }); }
+  revokeWhiteboard(pid) { return this.send('revoke_whiteboard', { participant_id: pid }); }
+  /** A whiteboard operation (docs/protocol.md, "Whiteboard"). */
+  sendBoard(op) { return this.send('board', { op }); }
+  /** A laser pointer ({x, y} or null) and an unfinished stroke (an element or null) on a board. */
+  sendBoardLive(board, pointer = null, draft = null) { return this.send('board_live', { board, pointer, draft }); }
+  /** Whether we may change the whiteboard (moderators always; others when a moderator allows it). */
+  get canDraw() { return !!(this.you && (this.you.can_draw ?? this.you.moderator)); }
   /** Any request frame (the media engine's signalling); false when not connected. */
   send(type, fields = {}) { return !!this.conn && this.conn.send(type, fields); }
 
@@ -442,7 +387,9 @@ export class RoomSession extends EventTarget {
       const alive = await this.probe(withoutQuery(answer.ws_url) || wsEndpoint(url));
       if (stale()) return;
       if (!alive) {
-        this.#scheduleRetry(`${answer.server.name || 'The room’s server'} is not answering. Reconnecting…`, undefined, CloseCode.ABNORMAL);
+        // On a single node, say "the server", not its name (the cluster is not something people see there).
+        const named = this.peers.length > 1 && answer.server.name;
+        this.#scheduleRetry(named ? t('session.node_not_answering', { name: answer.server.name }) : t('session.server_not_answering'), undefined, CloseCode.ABNORMAL);
         return;
       }
       if (answer.room_url && this.#mayRedirect()) {
@@ -458,16 +405,16 @@ export class RoomSession extends EventTarget {
 
   async #enterFailed(err, stale) {
     const status = err?.status ?? 0;
-    const message = err?.message || 'Cannot enter the room.';
+    const message = err?.message || t('session.cannot_enter');
     if (status === 401) {
-      this.#end(0, '', 'Your session has ended. Please sign in again.', 'none', 'Signed out');
+      this.#end(0, '', t('api.session_ended'), 'none', t('session.signed_out'));
       this.#emit('unauthorized');
       return;
     }
     const transient = status === 0 || status === 408 || status === 409 || status === 429 || status >= 500;
     if (!transient) {
       // 403 (no access), 404 (no such room), 400 …
-      this.#end(0, '', message, 'none', 'You cannot enter this room');
+      this.#end(0, '', message, 'none', t('session.cannot_enter_title'));
       return;
     }
     // This page's node does not answer at all (network error, or a proxy in front of it says 502/503/504
@@ -527,7 +474,7 @@ export class RoomSession extends EventTarget {
     if (code === CloseCode.BAD_TOKEN) {
       this.badTokens += 1;
       if (this.badTokens > 3) {
-        this.#end(code, reason, sentence(reason) || 'The entry token was not accepted.', 'manual', 'Entry refused');
+        this.#end(code, reason, (language() === 'en' && sentence(reason)) || t('close.bad_token'), 'manual', t('close.refused_title'));
         return;
       }
     }
@@ -750,7 +697,31 @@ export class RoomSession extends EventTarget {
         this.#emit('draining', { deadline_seconds: seconds, until: this.drainingUntil });
         break;
       }
+      case 'waiting': // a waiting room: until a moderator admits us (admitted, then welcome) or refuses (4002)
+        this.#setState('waiting');
+        this.#startPing();
+        this.#emit('waiting', { id: f.participant_id, room: f.room });
+        break;
+      case 'admitted': case 'lobby': this.#emit(f.type, f); break; // for js/views/room-lobby.js
+      case 'boards':
+        this.#emit('boards', { seq: f.seq, boards: Array.isArray(f.boards) ? f.boards : [] });
+        break;
+      case 'board':
+        if (f.op) this.#emit('board', { seq: f.seq, by: f.by ?? null, op: f.op, mine: !!this.you && f.by != null && f.by === this.you.id });
+        break;
+      case 'board_live':
+        this.#emit('board_live', { participant_id: f.participant_id, board: f.board, pointer: f.pointer ?? null, draft: f.draft ?? null });
+        break;
+      case 'whiteboard': {
+        const can = !!f.can_draw;
+        const p = this.#patch(f.participant_id, { can_draw: can });
+        this.#emit('whiteboard', { participant: p, can_draw: can, by: f.by ?? null, you: !!this.you && this.you.id === f.participant_id });
+        this.#emit('participants');
+        break;
+      }
       case 'pong':
+        this.#emit('pong', { nonce: f.nonce ?? null });
+        break;
       default:
         break;
     }
@@ -788,7 +759,7 @@ function compareMessages(a, b) {
 /** The name to show for a participant or a chat user. */
 export function displayName(p) {
   const u = p && p.user ? p.user : p;
-  return (u && (u.display_name || u.login)) || 'Someone';
+  return (u && (u.display_name || u.login)) || t('session.someone');
 }
 
 function safeSessionStorage() {

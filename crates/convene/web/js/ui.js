@@ -1,5 +1,6 @@
 // Shared widgets: toasts, confirmation and form dialogs, alerts.
 import { h, icon } from './dom.js';
+import { t } from './i18n.js';
 
 /** Shows a short message in the corner. level: info | success | warn | error. */
 export function toast(message, level = 'info', ms = 5000) {
@@ -8,7 +9,7 @@ export function toast(message, level = 'info', ms = 5000) {
   const el = h('div', { class: ['toast', `toast-${level}`], role: level === 'error' ? 'alert' : null },
     h('span', { class: 'toast-text' }, message),
     h('button', {
-      type: 'button', class: 'icon-btn', 'aria-label': 'Dismiss',
+      type: 'button', class: 'icon-btn', 'aria-label': t('common.dismiss'),
       on: { click: () => el.remove() },
     }, icon('close')),
   );
@@ -25,18 +26,18 @@ export function alertBox(message, level = 'error', attrs = {}) {
  * A modal dialog. build(form, close) fills the form; onSubmit(form) may throw an Error
  * whose message is shown in the dialog; resolves with onSubmit's result, or null when cancelled.
  */
-export function formDialog({ id, title, submitLabel = 'Save', danger = false, build, onSubmit, wide = false }) {
+export function formDialog({ id, title, submitLabel = t('common.save'), danger = false, build, onSubmit, wide = false }) {
   return new Promise((resolve) => {
     const error = h('div', { class: 'alert alert-error', role: 'alert', hidden: true, id: id ? `${id}-error` : null });
     const submit = h('button', {
       type: 'submit', class: ['btn', danger ? 'btn-danger' : 'btn-primary'], id: id ? `${id}-submit` : null,
     }, submitLabel);
-    const cancel = h('button', { type: 'button', class: 'btn btn-secondary', id: id ? `${id}-cancel` : null }, 'Cancel');
+    const cancel = h('button', { type: 'button', class: 'btn btn-secondary', id: id ? `${id}-cancel` : null }, t('common.cancel'));
     const body = h('div', { class: 'dialog-body' });
     const form = h('form', { class: 'dialog-form', id, novalidate: false },
       h('header', { class: 'dialog-header' },
         h('h2', { id: id ? `${id}-title` : null }, title),
-        h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Close', on: { click: () => finish(null) } }, icon('close'))),
+        h('button', { type: 'button', class: 'icon-btn', 'aria-label': t('common.close'), on: { click: () => finish(null) } }, icon('close'))),
       body,
       error,
       h('footer', { class: 'dialog-footer' }, cancel, submit),
@@ -79,7 +80,7 @@ export function formDialog({ id, title, submitLabel = 'Save', danger = false, bu
 }
 
 /** Asks for confirmation; resolves true or false. The confirm button is #confirm-ok. */
-export async function confirmDialog({ title, message, confirmLabel = 'Confirm', danger = true }) {
+export async function confirmDialog({ title, message, confirmLabel = t('common.confirm'), danger = true }) {
   const r = await formDialog({
     id: 'confirm',
     title,

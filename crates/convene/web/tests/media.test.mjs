@@ -2,15 +2,11 @@
 // signalling, against fake peer connections, devices and session): `node --test crates/convene/web/tests/`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { load } from './load.mjs';
 
-const dataUrl = (src) => `data:text/javascript;base64,${Buffer.from(src).toString('base64')}`;
-const partsSrc = await readFile(new URL('../js/media-parts.js', import.meta.url), 'utf8');
-const engineSrc = await readFile(new URL('../js/media.js', import.meta.url), 'utf8');
-const M = await import(dataUrl(partsSrc));
-// media.js imports ./media-parts.js, which a data: URL cannot resolve: point it at the same module.
-const partsUrl = dataUrl(partsSrc);
-const E = await import(dataUrl(engineSrc.replace("from './media-parts.js'", `from '${partsUrl}'`)));
+// media.js imports ./media-parts.js and ./i18n.js: load.mjs gives both modules the same instances.
+const M = await load('../js/media-parts.js');
+const E = await load('../js/media.js');
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 const until = async (cond, ms = 2000) => {

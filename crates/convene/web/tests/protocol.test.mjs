@@ -1,11 +1,10 @@
 // Tests of web/js/protocol.js with a fake WebSocket: `node --test crates/convene/web/tests/`.
-// No npm packages; protocol.js has no imports, so it is loaded from a data: URL.
+// No npm packages; protocol.js and its imports (i18n.js) are loaded from data: URLs (load.mjs).
 import { test, afterEach, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { load } from './load.mjs';
 
-const src = await readFile(new URL('../js/protocol.js', import.meta.url), 'utf8');
-const P = await import(`data:text/javascript;base64,${Buffer.from(src).toString('base64')}`);
+const P = await load('../js/protocol.js');
 
 class FakeSocket {
   constructor(url) {
@@ -646,4 +645,45 @@ test('media frames: participants\' media, rights, mutes, presenters and the sign
   s.addEventListener('server_error', (e) => { handled = e.detail.handled; }, { once: true });
   sock.receive({ type: 'error', code: 'forbidden', message: 'no' });
   assert.equal(handled, true);
+});
+
+test('whiteboard frames: boards, operations, live pointers and the drawing right are passed on', async () => {
+  let calls = 0;
+  const { s } = makeSession(async () => answer(++calls));
+  const seen = [];
+  for (const t of ['boards', 'board', 'board_live', 'whiteboard', 'pong']) s.addEventListener(t, (e) => seen.push({ type: t, ...e.detail }));
+  s.start();
+  await until(() => FakeSocket.all.length === 1);
+  const sock = FakeSocket.all[0];
+  const me = part('aa', user(1, 'ann'), { can_draw: false });
+  const ben = part('bb', user(2, 'ben'), { moderator: true, can_draw: true });
+  welcome(sock, me, [ben]);
+  assert.equal(s.canDraw, false);
+  const board = { id: 1, name: 'Board 1', page: 0, pages: [], document: null, elements: [] };
+  sock.receive({ type: 'boards', seq: 4, boards: [board] });
+  const el = { id: 'bb-1', page: 0, tool: 'pen', color: '#000000', width: 2, points: [[0, 0]], text: null, size: null };
+  sock.receive({ type: 'board', seq: 5, by: 'bb', op: { kind: 'put', board: 1, elements: [el] } });
+  sock.receive({ type: 'board', seq: 6, by: 'aa', op: { kind: 'page', board: 1, page: 0 } });
+  sock.receive({ type: 'board_live', participant_id: 'bb', board: 1, pointer: { x: 1, y: 2 }, draft: null });
+  sock.receive({ type: 'whiteboard', participant_id: 'aa', can_draw: true, by: 'bb' });
+  assert.equal(s.canDraw, true);
+  assert.equal(s.participants.get('aa').can_draw, true);
+  sock.receive({ type: 'pong', nonce: 'wb1' });
+  assert.deepEqual(seen.map((e) => e.type), ['boards', 'board', 'board', 'board_live', 'whiteboard', 'pong']);
+  assert.equal(seen[0].seq, 4);
+  assert.equal(seen[1].mine, false);
+  assert.equal(seen[2].mine, true, 'our own echo');
+  assert.deepEqual(seen[3].pointer, { x: 1, y: 2 });
+  assert.equal(seen[4].you, true);
+  assert.equal(seen[4].by, 'bb');
+  assert.equal(seen[5].nonce, 'wb1');
+
+  assert.ok(s.sendBoard({ kind: 'clear', board: 1, page: 0 }) && s.sendBoardLive(1, { x: 3, y: 4 }, null)
+    && s.grantWhiteboard('bb') && s.revokeWhiteboard('bb'));
+  assert.deepEqual(sock.sent.slice(-4), [
+    { type: 'board', op: { kind: 'clear', board: 1, page: 0 } },
+    { type: 'board_live', board: 1, pointer: { x: 3, y: 4 }, draft: null },
+    { type: 'grant_whiteboard', participant_id: 'bb' },
+    { type: 'revoke_whiteboard', participant_id: 'bb' },
+  ]);
 });

@@ -32,7 +32,7 @@ pub async fn accounts(
             let mut sids = Vec::new();
             for i in (w..count).step_by(workers) {
                 let login = format!("{prefix}-u{i:05}");
-                api.create_user(&admin, &login, &password).await?;
+                api.create_user(&admin, &login, &password, "user").await?;
                 sids.push((i, login_patiently(&api, &login, &password).await?));
             }
             anyhow::Ok(sids)

@@ -62,6 +62,8 @@ impl NodeProc {
         let child = cmd
             .env("CONVENE_ADMIN_PASSWORD", spec.admin_password)
             .env("CONVENE_LOG", spec.log_filter)
+            // Every simulated participant comes from one loopback address.
+            .env("CONVENE_MAX_CONNECTIONS_PER_ADDRESS", "0")
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))

@@ -1,45 +1,26 @@
 //! The room's media rules: who may publish (by room kind and role), the interview
-//! limit, moderator mutes and presenters. The actor decides; the node's media
-//! service (`crate::media`) carries out.
+//! limit, moderator mutes and presenters. The room decides; the node's media service
+//! (`crate::media`) carries out the [`MediaOp`]s.
 
-use super::Room;
+use super::rules::{Effect, MediaOp, RoomState, may_publish};
 use crate::ids::ConnectionId;
-use crate::media::MediaCmd;
-use crate::signal::protocol::{ClientMsg, MediaFlags, ServerMsg};
+use crate::protocol::{ClientMsg, ErrorCode, MediaFlags, ServerMsg};
 use crate::store::RoomKind;
 
 /// In an interview, at most this many participants publish at once.
 const INTERVIEW_PUBLISHERS: usize = 2;
 
-/// May a participant publish in a room of this kind? (The interview limit is
-/// checked when an offer arrives, since it depends on the others.)
-pub(super) fn may_publish(kind: RoomKind, moderator: bool, presenter: bool) -> bool {
-    match kind {
-        RoomKind::Conference | RoomKind::Interview => true,
-        RoomKind::Presentation => moderator || presenter,
-    }
-}
-
-impl Room {
-    /// Sends the queued media commands; called after each message is handled.
-    pub(super) async fn flush_media(&mut self) {
-        if self.media_out.is_empty() {
-            return;
-        }
-        let cmds = std::mem::take(&mut self.media_out);
-        if let Some(media) = &self.state.media {
-            for cmd in cmds {
-                media.send(cmd).await;
-            }
-        }
+impl RoomState {
+    fn media(&mut self, op: MediaOp) {
+        self.push(Effect::Media(op));
     }
 
     /// Recomputes one participant's right to publish; tells them and the SFU if it changed.
     pub(super) fn refresh_publish_right(&mut self, id: &ConnectionId, reason: &str) {
         let Some(i) = self.index(id) else { return };
         let m = &self.members[i];
-        let allowed = self.state.media.is_some()
-            && may_publish(self.room.kind, m.view.moderator, m.view.presenter);
+        let allowed =
+            self.node.media && may_publish(self.room.kind, m.view.moderator, m.view.presenter);
         if allowed == m.view.can_publish {
             return;
         }
@@ -49,7 +30,7 @@ impl Room {
             m.publishing = false;
             m.view.media = MediaFlags::default();
         }
-        self.media_out.push(MediaCmd::SetPublish {
+        self.media(MediaOp::SetPublish {
             participant: id.clone(),
             allowed,
         });
@@ -76,15 +57,23 @@ impl Room {
 
     /// The media frames of `docs/protocol.md`; moderator checks are already done.
     pub(super) fn media_request(&mut self, from: &ConnectionId, msg: ClientMsg) {
-        if self.state.media.is_none() {
-            return self.error_to(from, "unavailable", "this server has no media service");
+        if !self.node.media {
+            return self.error_to(
+                from,
+                ErrorCode::Unavailable,
+                "this server has no media service",
+            );
         }
         let Some(i) = self.index(from) else { return };
         match msg {
             ClientMsg::MediaOffer { sdp, tracks } => {
                 let me = &self.members[i];
                 if !me.view.can_publish {
-                    return self.error_to(from, "forbidden", "you may not publish in this room");
+                    return self.error_to(
+                        from,
+                        ErrorCode::Forbidden,
+                        "you may not publish in this room",
+                    );
                 }
                 let others = self
                     .members
@@ -97,32 +86,18 @@ impl Room {
                 {
                     return self.error_to(
                         from,
-                        "forbidden",
+                        ErrorCode::Forbidden,
                         "two people already speak in this interview; wait until one stops",
                     );
                 }
                 self.members[i].publishing = true;
-                let (reply, answer) = tokio::sync::oneshot::channel();
-                let frames = self.members[i].frames.clone();
-                self.media_out.push(MediaCmd::Offer {
+                self.media(MediaOp::Offer {
                     participant: from.clone(),
                     sdp,
                     labels: tracks.into_iter().collect(),
-                    reply,
-                });
-                // The answer goes straight to the participant; only a refusal comes back here.
-                tokio::spawn(async move {
-                    if let Ok(Err(why)) = answer.await {
-                        let frame = ServerMsg::Error {
-                            code: "bad_request",
-                            message: &why,
-                        }
-                        .to_frame();
-                        let _ = frames.try_send(frame);
-                    }
                 });
             }
-            ClientMsg::MediaAnswer { sdp } => self.media_out.push(MediaCmd::Answer {
+            ClientMsg::MediaAnswer { sdp } => self.media(MediaOp::Answer {
                 participant: from.clone(),
                 sdp,
             }),
@@ -136,13 +111,17 @@ impl Room {
                     camera,
                     screen,
                 };
-                let m = &mut self.members[i];
+                let m = &self.members[i];
                 if flags.any() && !m.view.can_publish {
-                    return self.error_to(from, "forbidden", "you may not publish in this room");
+                    return self.error_to(
+                        from,
+                        ErrorCode::Forbidden,
+                        "you may not publish in this room",
+                    );
                 }
                 if flags.microphone && !m.view.media.microphone {
                     // Turning the microphone on lifts a moderator's mute.
-                    self.media_out.push(MediaCmd::BlockAudio {
+                    self.media(MediaOp::BlockAudio {
                         participant: from.clone(),
                         blocked: false,
                     });
@@ -155,11 +134,11 @@ impl Room {
                         // The slot is free for someone else: close this participant's
                         // publishing connection, so publishing again needs a new offer,
                         // which is checked against the limit.
-                        self.media_out.push(MediaCmd::SetPublish {
+                        self.media(MediaOp::SetPublish {
                             participant: from.clone(),
                             allowed: false,
                         });
-                        self.media_out.push(MediaCmd::SetPublish {
+                        self.media(MediaOp::SetPublish {
                             participant: from.clone(),
                             allowed: true,
                         });
@@ -174,9 +153,15 @@ impl Room {
                 let low = match quality.as_str() {
                     "low" => true,
                     "high" => false,
-                    _ => return self.error_to(from, "bad_request", "quality must be high or low"),
+                    _ => {
+                        return self.error_to(
+                            from,
+                            ErrorCode::BadRequest,
+                            "quality must be high or low",
+                        );
+                    }
                 };
-                self.media_out.push(MediaCmd::Layer {
+                self.media(MediaOp::Layer {
                     subscriber: from.clone(),
                     publisher: participant_id,
                     low,
@@ -184,7 +169,7 @@ impl Room {
             }
             ClientMsg::Mute { participant_id } => {
                 let by = self.members[i].view.clone();
-                self.media_out.push(MediaCmd::BlockAudio {
+                self.media(MediaOp::BlockAudio {
                     participant: participant_id.clone(),
                     blocked: true,
                 });
@@ -209,7 +194,7 @@ impl Room {
         if self.room.kind != RoomKind::Presentation {
             return self.error_to(
                 by,
-                "bad_request",
+                ErrorCode::BadRequest,
                 "presenters exist in presentation rooms only",
             );
         }

@@ -1,23 +1,48 @@
-//! The live room actor. It alone owns the room's participants, their hands,
-//! moderator and publishing rights; it writes the connection rows and chat, fans
-//! frames out to each connection's bounded queue, and tells the node's media service
-//! who is in the room and who may publish (`media.rs`).
+//! The live room actor: the I/O around the room's rules (`rules.rs`, `media.rs`). It
+//! owns the channels to each participant's connection, feeds every input to the
+//! state machine and carries out the effects: frames into each connection's bounded
+//! queue (a full queue feeds back as "too slow"), closes, chat to its writer
+//! (`chat.rs`), commands to the node's media service. It never awaits the database,
+//! and serves only while the node's lease holds: when it is fenced, everyone is
+//! closed with 4010 and enters again through placement.
 
+mod access;
+mod board;
+mod board_io;
+pub(crate) mod chat;
+mod fuzzing;
+mod limits;
+mod lobby;
 mod media;
+mod mirror;
+mod rules;
+#[cfg(test)]
+mod tests;
 
-use super::{JoinRefused, RoomCmd};
+use super::{JoinRefused, Prepared, Registry, RoomCmd, RoomContext};
 use crate::ids::{ConnectionId, UserId};
 use crate::media::MediaCmd;
-use crate::server::AppState;
-use crate::signal::protocol::{
-    ChatView, ClientMsg, CloseFrame, LeaveReason, MediaFlags, MediaWelcome, NodeLink,
-    ParticipantView, RoomView, ServerMsg, ServerRef, UserView, clean_chat, close,
-};
-use crate::store::{NewConnection, Role, RoomRow};
-use crate::time::rfc3339;
+use crate::protocol::{CloseFrame, ErrorCode, ServerMsg};
+use crate::store::{Role, RoomRow};
+pub(crate) use board::{BoardWrite, DocumentRequest};
+use board_io::{BoardWriter, Job};
+use chat::ChatWriter;
+#[doc(hidden)]
+pub use fuzzing::fuzz_room;
+pub use limits::{Budget, RateLimits};
+pub use lobby::LobbyOutcome;
+use mirror::LobbyMirror;
+use rules::{Effect, MediaOp, NodeFacts, RoomState, Seat};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+
+/// How soon media commands the media task's full mailbox refused are offered again.
+const MEDIA_RETRY: Duration = Duration::from_millis(20);
+/// Media commands a room keeps for a media task that takes none before dropping them.
+const MEDIA_BACKLOG: usize = 4096;
 
 /// Everything the room needs to seat a new participant.
 pub struct Joiner {
@@ -34,444 +59,360 @@ pub struct Joiner {
     pub closer: oneshot::Sender<CloseFrame>,
 }
 
-struct Member {
-    view: ParticipantView,
-    role: Role,
+/// The actor's side of one participant.
+struct Conn {
     frames: mpsc::Sender<Arc<str>>,
-    closer: Option<oneshot::Sender<CloseFrame>>,
-    /// Has an accepted offer and sends something (counts toward the interview limit).
-    publishing: bool,
+    closer: oneshot::Sender<CloseFrame>,
 }
 
 struct Room {
-    state: AppState,
-    room: RoomRow,
-    /// In joining order.
-    members: Vec<Member>,
+    ctx: Arc<RoomContext>,
+    registry: Registry,
+    rules: RoomState,
+    conns: HashMap<ConnectionId, Conn>,
     empty_since: Option<Instant>,
-    /// Commands for the media service, sent after each message is handled.
-    media_out: Vec<MediaCmd>,
+    chat: ChatWriter,
+    boards: BoardWriter,
+    /// The lobby's copy in the database.
+    lobby: LobbyMirror,
+    /// Commands for the media service, sent after each input is handled.
+    /// Media commands not yet taken by the media task, in order. The room never
+    /// waits for the media task: a full mailbox leaves them here for the next turn.
+    media_out: VecDeque<MediaCmd>,
+    /// The room's own mailbox, for lookups that answer later.
+    back: mpsc::WeakSender<RoomCmd>,
 }
 
-pub(super) fn spawn(state: AppState, room: RoomRow, rx: mpsc::Receiver<RoomCmd>) {
-    let tasks = state.tasks.clone();
+pub(super) fn spawn(
+    ctx: Arc<RoomContext>,
+    registry: Registry,
+    room: RoomRow,
+    back: mpsc::WeakSender<RoomCmd>,
+    rx: mpsc::Receiver<RoomCmd>,
+) {
+    let tasks = ctx.tasks.clone();
     tasks.spawn(async move {
-        state.metrics.live_rooms.inc();
+        ctx.metrics.live_rooms.inc();
         let id = room.id;
+        let chat = ChatWriter::spawn(ctx.store.clone(), id, back.clone(), &ctx.tasks);
+        let boards = BoardWriter::spawn(ctx.store.clone(), id, back.clone(), &ctx.tasks);
+        board_io::load(ctx.store.clone(), id, back.clone(), &ctx.tasks);
+        let lobby = LobbyMirror::spawn(ctx.store.clone(), id, &ctx.tasks);
+        let node = NodeFacts {
+            server: ctx.server.clone(),
+            media: ctx.media.is_some(),
+            ice_servers: ctx
+                .media
+                .as_ref()
+                .map(|m| m.ice_servers.clone())
+                .unwrap_or_default(),
+            chat_history: ctx.chat_history as usize,
+            limits: ctx.rate_limits,
+        };
         let mut actor = Room {
-            state: state.clone(),
-            room,
-            members: Vec::new(),
+            ctx: ctx.clone(),
+            registry,
+            rules: RoomState::new(room, node),
+            conns: HashMap::new(),
             empty_since: Some(Instant::now()),
-            media_out: Vec::new(),
+            chat,
+            boards,
+            back,
+            lobby,
+            media_out: VecDeque::new(),
         };
         actor.run(rx).await;
-        state.metrics.live_rooms.dec();
+        ctx.metrics.live_rooms.dec();
         tracing::debug!(room = %id, "room task stopped");
     });
 }
 
 impl Room {
     async fn run(&mut self, mut rx: mpsc::Receiver<RoomCmd>) {
-        let mut grace = self.state.config.room_grace;
-        let shutdown = self.state.shutdown.clone();
+        let mut grace = self.ctx.room_grace;
+        let shutdown = self.ctx.shutdown.clone();
+        let mut fences = self.ctx.lease.fences();
+        fences.mark_unchanged();
         loop {
             let idle_deadline = self.empty_since.map(|t| t + grace);
             tokio::select! {
                 // The node is stopping: connections are leaving; go as soon as the room is empty.
                 _ = shutdown.cancelled(), if !grace.is_zero() => {
-                    grace = std::time::Duration::ZERO;
+                    grace = Duration::ZERO;
+                }
+                Ok(()) = fences.changed(), if !self.rules.is_fenced() => {
+                    self.rules.fence();
+                    grace = Duration::ZERO;
                 }
                 cmd = rx.recv() => match cmd {
                     Some(cmd) => {
-                        self.handle(cmd).await;
-                        self.flush_media().await;
+                        if !self.rules.is_fenced() && !self.ctx.lease.is_valid() {
+                            // The deadline passed before the watchdog ran: fence now.
+                            self.ctx.lease.fence("the lease ran out");
+                            self.rules.fence();
+                            grace = Duration::ZERO;
+                        }
+                        self.handle(cmd);
                     }
                     None => break,
                 },
+                _ = tokio::time::sleep(MEDIA_RETRY), if !self.media_out.is_empty() => {}
                 _ = sleep_until_opt(idle_deadline) => {
-                    if self.state.rooms.retire(self.room.id, &rx) {
+                    if self.registry.retire(self.rules.room_id(), &rx) {
                         break;
                     }
                 }
             }
+            self.apply_effects();
+            self.flush_media();
         }
         // Refuse whatever slipped in before the registry forgot us; joiners retry.
         rx.close();
         while let Some(cmd) = rx.recv().await {
-            if let RoomCmd::Join { joiner, reply } = cmd {
+            if let RoomCmd::Join { joiner, reply, .. } = cmd {
                 let _ = reply.send(Err(JoinRefused::Gone(Box::new(joiner))));
             }
         }
-        if self.members.is_empty() {
-            let _ = self
-                .state
+        if self.rules.is_empty() && !self.rules.is_fenced() {
+            // A fenced room keeps its assignment: its node may well get the lease back.
+            let release = self
+                .ctx
                 .store
-                .release_room_host(self.room.id, self.state.node.id)
-                .await;
+                .release_room_host(self.rules.room_id(), self.ctx.server.id);
+            // Bounded: placement treats an assignment of an empty room as harmless.
+            let _ = tokio::time::timeout(Duration::from_secs(2), release).await;
         }
     }
 
-    async fn handle(&mut self, cmd: RoomCmd) {
+    fn handle(&mut self, cmd: RoomCmd) {
+        let rules = &mut self.rules;
         match cmd {
-            RoomCmd::Join { joiner, reply } => {
-                let result = self.join(joiner).await;
-                let _ = reply.send(result);
-            }
-            RoomCmd::Leave { id, reason } => self.remove(&id, reason, None),
-            RoomCmd::Request { from, msg } => self.request(&from, msg).await,
-            RoomCmd::Kick { id, reply } => {
-                let found = self.index(&id).is_some();
-                self.remove(
-                    &id,
-                    LeaveReason::Kicked,
-                    Some(CloseFrame::new(
-                        close::KICKED,
-                        "you were removed from the room",
-                    )),
-                );
-                let _ = reply.send(found);
-            }
-            RoomCmd::CloseUser { user, close } => {
-                let ids: Vec<_> = self
-                    .members
-                    .iter()
-                    .filter(|m| m.view.user.id == user)
-                    .map(|m| m.view.id.clone())
-                    .collect();
-                for id in ids {
-                    self.remove(&id, LeaveReason::Kicked, Some(close.clone()));
-                }
-            }
-            RoomCmd::Update(room) => {
-                self.room = *room;
-                for m in &mut self.members {
-                    if self.room.is_moderator(m.view.user.id) {
-                        m.view.moderator = true;
-                    }
-                }
-                let frame = ServerMsg::RoomUpdated {
-                    room: RoomView::from(&self.room),
-                }
-                .to_frame();
-                self.broadcast(frame);
-                // The kind may have changed: publishing rights follow.
-                let ids: Vec<_> = self.members.iter().map(|m| m.view.id.clone()).collect();
-                for id in ids {
-                    self.refresh_publish_right(&id, "the room's settings changed");
-                }
-            }
-            RoomCmd::CloseAll { close, reason } => {
-                let ids: Vec<_> = self.members.iter().map(|m| m.view.id.clone()).collect();
-                for id in ids {
-                    self.remove(&id, reason, Some(close.clone()));
-                }
-            }
-            RoomCmd::Broadcast(frame) => self.broadcast(frame),
-            RoomCmd::Snapshot(reply) => {
-                let _ = reply.send(self.members.iter().map(|m| m.view.clone()).collect());
-            }
-        }
-    }
-
-    async fn join(&mut self, j: Joiner) -> Result<(), JoinRefused> {
-        if self.members.len() as i64 >= self.room.capacity {
-            return Err(JoinRefused::Full);
-        }
-        let since = self
-            .state
-            .store
-            .insert_connection(&NewConnection {
-                id: &j.id,
-                user: j.user,
-                room: self.room.id,
-                server: self.state.node.id,
-                remote_addr: &j.remote_addr,
-                user_agent: &j.user_agent,
-            })
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, room = %self.room.id, "cannot record connection");
-                JoinRefused::Failed
-            })?;
-        let history = match self
-            .state
-            .store
-            .recent_chat(self.room.id, self.state.config.chat_history)
-            .await
-        {
-            Ok(rows) => rows.iter().map(|r| ChatView::from_row(r, None)).collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot load chat history");
-                Vec::new()
-            }
-        };
-        let moderator = j.role == Role::Admin || self.room.is_moderator(j.user);
-        let can_publish = media::may_publish(self.room.kind, moderator, false);
-        let mut view = ParticipantView {
-            id: j.id.clone(),
-            user: UserView {
-                id: j.user,
-                login: j.login,
-                display_name: j.display_name,
-            },
-            moderator,
-            hand_raised: false,
-            since: rfc3339(since),
-            can_publish,
-            presenter: false,
-            media: MediaFlags::default(),
-        };
-        let media_available = self.state.media.is_some();
-        view.can_publish &= media_available;
-        let servers = match self.state.store.list_servers().await {
-            Ok(list) => list
-                .into_iter()
-                .filter(|s| s.alive() && s.active)
-                .map(|s| NodeLink {
-                    id: s.id,
-                    name: s.name,
-                    url: s.url,
-                })
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        let welcome = ServerMsg::Welcome {
-            you: &view,
-            room: RoomView::from(&self.room),
-            participants: self
-                .members
-                .iter()
-                .map(|m| &m.view)
-                .chain(std::iter::once(&view))
-                .collect(),
-            history,
-            server: ServerRef {
-                id: self.state.node.id,
-                name: self.state.node.name.clone(),
-            },
-            servers,
-            media: MediaWelcome {
-                available: media_available,
-                ice_servers: self
-                    .state
-                    .media
-                    .as_ref()
-                    .map(|m| m.ice_servers.clone())
-                    .unwrap_or_default(),
-                can_publish: view.can_publish,
-            },
-        }
-        .to_frame();
-        let joined = ServerMsg::Joined { participant: &view }.to_frame();
-        let _ = j.frames.try_send(welcome);
-        self.broadcast(joined);
-        self.media_out.push(MediaCmd::Join {
-            room: self.room.id,
-            participant: j.id.clone(),
-            can_publish: view.can_publish,
-            frames: j.frames.clone(),
-        });
-        self.members.push(Member {
-            view,
-            role: j.role,
-            frames: j.frames,
-            closer: Some(j.closer),
-            publishing: false,
-        });
-        self.empty_since = None;
-        tracing::info!(room = %self.room.id, connection = %j.id, user = %j.user, "participant joined");
-        Ok(())
-    }
-
-    fn index(&self, id: &ConnectionId) -> Option<usize> {
-        self.members.iter().position(|m| &m.view.id == id)
-    }
-
-    /// Takes a participant out, optionally closing its connection, and tells the others.
-    fn remove(&mut self, id: &ConnectionId, reason: LeaveReason, close: Option<CloseFrame>) {
-        let Some(i) = self.index(id) else { return };
-        let mut member = self.members.remove(i);
-        if let (Some(close), Some(closer)) = (close, member.closer.take()) {
-            let _ = closer.send(close);
-        }
-        self.media_out.push(MediaCmd::Leave {
-            participant: id.clone(),
-        });
-        tracing::info!(room = %self.room.id, connection = %id, reason = reason.as_str(), "participant left");
-        let frame = ServerMsg::Left {
-            participant_id: id,
-            reason: reason.as_str(),
-        }
-        .to_frame();
-        self.broadcast(frame);
-        if self.members.is_empty() {
-            self.empty_since = Some(Instant::now());
-        }
-    }
-
-    /// Sends a frame to everyone; a participant whose queue is full is dropped as too slow.
-    fn broadcast(&mut self, frame: Arc<str>) {
-        let mut slow = Vec::new();
-        for m in &self.members {
-            if m.frames.try_send(frame.clone()).is_err() {
-                slow.push(m.view.id.clone());
-            }
-        }
-        for id in slow {
-            self.remove(
-                &id,
-                LeaveReason::Slow,
-                Some(CloseFrame::new(
-                    close::TOO_SLOW,
-                    "your connection could not keep up",
-                )),
-            );
-        }
-    }
-
-    fn send_to(&mut self, id: &ConnectionId, frame: Arc<str>) {
-        if let Some(i) = self.index(id)
-            && self.members[i].frames.try_send(frame).is_err()
-        {
-            self.remove(
-                id,
-                LeaveReason::Slow,
-                Some(CloseFrame::new(
-                    close::TOO_SLOW,
-                    "your connection could not keep up",
-                )),
-            );
-        }
-    }
-
-    fn error_to(&mut self, id: &ConnectionId, code: &str, message: &str) {
-        let frame = ServerMsg::Error { code, message }.to_frame();
-        self.send_to(id, frame);
-    }
-
-    async fn request(&mut self, from: &ConnectionId, msg: ClientMsg) {
-        let Some(i) = self.index(from) else { return };
-        let is_moderator = self.members[i].view.moderator;
-        if let Some(target) = msg.moderated_target().cloned() {
-            if !is_moderator {
-                return self.error_to(from, "forbidden", "only moderators can do that");
-            }
-            if self.index(&target).is_none() {
-                return self.error_to(from, "not_found", "that participant is not in the room");
-            }
-        }
-        match msg {
-            ClientMsg::Chat { text } => {
-                let text = match clean_chat(&text) {
-                    Ok(t) => t,
-                    Err(why) => return self.error_to(from, "bad_request", why),
+            RoomCmd::Join {
+                joiner,
+                prepared,
+                reply,
+            } => {
+                let Prepared {
+                    since,
+                    history,
+                    servers,
+                    invited_moderator,
+                } = prepared;
+                let seat = Seat {
+                    id: joiner.id.clone(),
+                    user: joiner.user,
+                    login: joiner.login,
+                    display_name: joiner.display_name,
+                    role: joiner.role,
+                    since,
+                    history,
+                    servers,
+                    invited_moderator,
                 };
-                let view = &self.members[i].view;
-                let row = self
-                    .state
-                    .store
-                    .insert_chat(
-                        self.room.id,
-                        view.user.id,
-                        &view.user.login,
-                        &view.user.display_name,
-                        &text,
-                    )
-                    .await;
-                match row {
-                    Ok(row) => {
-                        self.state.metrics.chat_messages.inc();
-                        let frame = ServerMsg::Chat {
-                            message: ChatView::from_row(&row, Some(from.clone())),
-                        }
-                        .to_frame();
-                        self.broadcast(frame);
+                let result = rules.join(seat);
+                if result.is_ok() {
+                    if rules.is_waiting(&joiner.id) {
+                        tracing::info!(room = %rules.room_id(), connection = %joiner.id, user = %joiner.user, "waiting in the lobby");
+                    } else {
+                        tracing::info!(room = %rules.room_id(), connection = %joiner.id, user = %joiner.user, "participant joined");
                     }
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot store chat message");
-                        self.error_to(from, "internal", "the message could not be saved");
-                    }
-                }
-            }
-            ClientMsg::Hand { raised } => self.set_hand(from, raised),
-            ClientMsg::LowerHand { participant_id } => self.set_hand(&participant_id, false),
-            ClientMsg::Kick { participant_id } => {
-                if &participant_id == from {
-                    return self.error_to(from, "bad_request", "use leave to leave the room");
-                }
-                self.remove(
-                    &participant_id,
-                    LeaveReason::Kicked,
-                    Some(CloseFrame::new(
-                        close::KICKED,
-                        "a moderator removed you from the room",
-                    )),
-                );
-            }
-            ClientMsg::GrantModerator { participant_id } => {
-                self.set_moderator(&participant_id, true, from)
-            }
-            ClientMsg::RevokeModerator { participant_id } => {
-                let t = self.index(&participant_id).expect("checked above");
-                if self.members[t].role == Role::Admin {
-                    return self.error_to(
-                        from,
-                        "forbidden",
-                        "an administrator is always a moderator",
+                    self.conns.insert(
+                        joiner.id,
+                        Conn {
+                            frames: joiner.frames,
+                            closer: joiner.closer,
+                        },
                     );
                 }
-                self.set_moderator(&participant_id, false, from)
+                let _ = reply.send(result);
             }
-            ClientMsg::AskMute { participant_id } => {
-                let by = self.members[i].view.clone();
-                let frame = ServerMsg::MuteRequested { by: &by }.to_frame();
-                self.send_to(&participant_id, frame);
-            }
-            ClientMsg::Ping { nonce } => {
-                let frame = ServerMsg::Pong {
-                    nonce: nonce.as_deref(),
+            RoomCmd::ChatStored(stored) => {
+                if stored.row.is_some() {
+                    self.ctx.metrics.chat_messages.inc();
                 }
-                .to_frame();
-                self.send_to(from, frame);
+                rules.chat_stored(stored.from, stored.row)
             }
-            media_msg => self.media_request(from, media_msg),
+            RoomCmd::BoardsLoaded(boards) => rules.boards_loaded(*boards),
+            RoomCmd::BoardsStored { writes, stored } => rules.boards_stored(writes, stored),
+            RoomCmd::DocumentLoaded { request, result } => rules.document_loaded(request, result),
+            RoomCmd::Leave { id, reason } => rules.remove(&id, reason, None),
+            RoomCmd::Request { from, msg, at } => rules.request(&from, msg, at),
+            RoomCmd::Kick { id, reply } => {
+                let _ = reply.send(rules.kick(&id));
+            }
+            RoomCmd::CloseUser { user, close } => rules.close_user(user, close),
+            RoomCmd::SetRole { user, role } => rules.set_role(user, role),
+            RoomCmd::Update(room) => rules.update(*room),
+            RoomCmd::CloseAll { close, reason } => rules.close_all(close, reason),
+            RoomCmd::Broadcast(frame) => rules.broadcast(frame),
+            RoomCmd::Snapshot(reply) => {
+                let _ = reply.send(rules.participants());
+            }
+            RoomCmd::Lobby(reply) => {
+                let _ = reply.send(rules.waiters());
+            }
+            RoomCmd::Decide { id, admit, reply } => {
+                let outcome = rules.decide(&id, admit, None);
+                tracing::info!(room = %rules.room_id(), connection = %id, ?outcome, "lobby decision");
+                let _ = reply.send(outcome);
+            }
         }
     }
 
-    fn set_hand(&mut self, id: &ConnectionId, raised: bool) {
-        let Some(i) = self.index(id) else { return };
-        if self.members[i].view.hand_raised == raised {
-            return;
+    /// Carries out the room's effects, feeding back queues that are full, until there
+    /// are none left.
+    fn apply_effects(&mut self) {
+        loop {
+            let effects = self.rules.take_effects();
+            if effects.is_empty() {
+                break;
+            }
+            for effect in effects {
+                self.apply(effect);
+            }
         }
-        self.members[i].view.hand_raised = raised;
-        let frame = ServerMsg::Hand {
-            participant_id: id,
-            raised,
-        }
-        .to_frame();
-        self.broadcast(frame);
-    }
-
-    fn set_moderator(&mut self, id: &ConnectionId, moderator: bool, by: &ConnectionId) {
-        let Some(i) = self.index(id) else { return };
-        if self.members[i].view.moderator == moderator {
-            return;
-        }
-        self.members[i].view.moderator = moderator;
-        let frame = ServerMsg::Moderator {
-            participant_id: id,
-            moderator,
-            by,
-        }
-        .to_frame();
-        self.broadcast(frame);
-        let reason = if moderator {
-            "you are now a moderator"
-        } else {
-            "you are no longer a moderator"
+        self.empty_since = match (self.rules.is_empty(), self.empty_since) {
+            (true, None) => Some(Instant::now()),
+            (true, since) => since,
+            (false, _) => None,
         };
-        self.refresh_publish_right(id, reason);
+    }
+
+    fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::Send { to, frame } => {
+                let full = self
+                    .conns
+                    .get(&to)
+                    .is_some_and(|c| c.frames.try_send(frame).is_err());
+                if full {
+                    self.rules.too_slow(&to);
+                }
+            }
+            Effect::Remove { id, close } => {
+                if let Some(conn) = self.conns.remove(&id) {
+                    tracing::info!(room = %self.rules.room_id(), connection = %id, "participant left");
+                    if let Some(close) = close {
+                        let _ = conn.closer.send(close);
+                    }
+                }
+            }
+            Effect::StoreChat(pending) => {
+                let from = pending.from.clone();
+                if !self.chat.submit(pending) {
+                    self.rules.chat_refused(&from);
+                }
+            }
+            Effect::Media(op) => {
+                if let Some(cmd) = self.media_cmd(op) {
+                    self.media_out.push_back(cmd);
+                }
+            }
+            Effect::Lobby(entries) => self.lobby.set(entries),
+            Effect::StoreBoard(write) => {
+                if let Err(refused) = self.boards.submit(Job::Op(write)) {
+                    self.rules.boards_stored(vec![refused], false);
+                }
+            }
+            Effect::SnapshotBoards { seq, state } => {
+                // A snapshot that finds the queue full waits for the next one.
+                let _ = self.boards.submit(Job::Snapshot { seq, state });
+            }
+            Effect::LoadDocument(request) => board_io::load_document(
+                self.ctx.store.clone(),
+                self.rules.room_id(),
+                request,
+                self.back.clone(),
+                &self.ctx.tasks,
+            ),
+        }
+    }
+
+    /// A media decision with the channels the media service needs attached.
+    fn media_cmd(&self, op: MediaOp) -> Option<MediaCmd> {
+        Some(match op {
+            MediaOp::Join {
+                participant,
+                can_publish,
+            } => MediaCmd::Join {
+                room: self.rules.room_id(),
+                frames: self.conns.get(&participant)?.frames.clone(),
+                participant,
+                can_publish,
+            },
+            MediaOp::Leave { participant } => MediaCmd::Leave { participant },
+            MediaOp::Offer {
+                participant,
+                sdp,
+                labels,
+            } => {
+                let frames = self.conns.get(&participant)?.frames.clone();
+                let (reply, answer) = oneshot::channel::<Result<(), String>>();
+                // The answer goes straight to the participant; only a refusal comes back.
+                self.ctx.tasks.spawn(async move {
+                    if let Ok(Err(why)) = answer.await {
+                        let frame = ServerMsg::Error {
+                            code: ErrorCode::BadRequest,
+                            message: &why,
+                        }
+                        .to_frame();
+                        let _ = frames.try_send(frame);
+                    }
+                });
+                MediaCmd::Offer {
+                    participant,
+                    sdp,
+                    labels,
+                    reply,
+                }
+            }
+            MediaOp::Answer { participant, sdp } => MediaCmd::Answer { participant, sdp },
+            MediaOp::SetPublish {
+                participant,
+                allowed,
+            } => MediaCmd::SetPublish {
+                participant,
+                allowed,
+            },
+            MediaOp::BlockAudio {
+                participant,
+                blocked,
+            } => MediaCmd::BlockAudio {
+                participant,
+                blocked,
+            },
+            MediaOp::Layer {
+                subscriber,
+                publisher,
+                low,
+            } => MediaCmd::Layer {
+                subscriber,
+                publisher,
+                low,
+            },
+        })
+    }
+
+    /// Sends the queued media commands (to the media task's bounded mailbox).
+    /// Hands the pending media commands over, in order, as far as the media task's
+    /// mailbox takes them; the rest wait for [`MEDIA_RETRY`].
+    fn flush_media(&mut self) {
+        let Some(media) = &self.ctx.media else {
+            self.media_out.clear();
+            return;
+        };
+        while let Some(cmd) = self.media_out.pop_front() {
+            if let Err(cmd) = media.offer(cmd) {
+                self.media_out.push_front(cmd);
+                break;
+            }
+        }
+        if self.media_out.len() > MEDIA_BACKLOG {
+            // The media task has not taken anything for a long time: it is stuck, and its
+            // supervisor reports it; the room goes on without media rather than grow.
+            tracing::error!(room = %self.rules.room_id(), dropped = self.media_out.len(), "media task not taking commands; dropped");
+            self.media_out.clear();
+        }
     }
 }
 

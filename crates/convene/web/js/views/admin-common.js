@@ -1,6 +1,7 @@
 // Pieces shared by the administration pages.
 import { h, mount, every } from '../dom.js';
 import { alertBox } from '../ui.js';
+import { t } from '../i18n.js';
 
 /**
  * A table that loads its rows and, when refreshMs is set, reloads them periodically.
@@ -50,7 +51,7 @@ export function liveTable(o) {
     if (shown.length === 0) {
       cache.clear();
       tbody.replaceChildren(h('tr', { class: 'empty-row' },
-        h('td', { colspan: o.columns.length }, loaded ? (rows.length ? 'Nothing matches the filter.' : o.emptyText) : 'Loading…')));
+        h('td', { colspan: o.columns.length }, loaded ? (rows.length ? t('table.no_match') : o.emptyText) : t('shell.loading'))));
       return;
     }
     tbody.querySelector('tr.empty-row')?.remove();
@@ -100,7 +101,7 @@ export function liveTable(o) {
     } catch (err) {
       if (err.status === 401) return;
       failing = true;
-      mount(status, alertBox(loaded ? `Could not refresh: ${err.message}` : err.message, loaded ? 'warn' : 'error'));
+      mount(status, alertBox(loaded ? t('table.refresh_failed', { message: err.message }) : err.message, loaded ? 'warn' : 'error'));
       if (!loaded) draw();
     }
   }
@@ -123,9 +124,9 @@ export function liveTable(o) {
 }
 
 /** A search box wired to a liveTable's filter. */
-export function filterBox(id, label, t) {
+export function filterBox(id, label, table) {
   const input = h('input', { id, type: 'search', placeholder: label, 'aria-label': label, autocomplete: 'off' });
-  input.addEventListener('input', () => t.setFilter(input.value));
+  input.addEventListener('input', () => table.setFilter(input.value));
   return input;
 }
 
@@ -141,7 +142,7 @@ export function smallButton(label, cls, onClick, attrs = {}) {
 
 /** The status badge of a server: span.server-status[data-status]. */
 export function statusBadge(status) {
-  const labels = { up: 'Up', down: 'Down', inactive: 'Inactive', draining: 'Draining' };
+  const labels = { up: () => t('status.up'), down: () => t('status.down'), inactive: () => t('status.inactive'), draining: () => t('status.draining') };
   return h('span', { class: ['badge', 'status-badge', 'server-status', `status-${status}`], dataset: { status: status || '' } },
-    labels[status] || status || '—');
+    labels[status] ? labels[status]() : status || '—');
 }

@@ -3,6 +3,7 @@ import { api } from '../api.js';
 import { h, formatShortDateTime, formatDateTime, formatSince } from '../dom.js';
 import { confirmDialog, pageHeader, toast } from '../ui.js';
 import { liveTable, filterBox, rowActions, smallButton } from './admin-common.js';
+import { t } from '../i18n.js';
 
 const REFRESH_MS = 3000;
 
@@ -16,18 +17,20 @@ export function shortAgent(ua) {
           : null;
   const os = /Windows/.test(ua) ? 'Windows' : /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS'
     : /Mac OS X/.test(ua) ? 'macOS' : /CrOS/.test(ua) ? 'ChromeOS' : /Linux/.test(ua) ? 'Linux' : null;
-  if (browser) return os ? `${browser} on ${os}` : browser;
+  if (browser) return os ? t('connections.agent', { browser, os }) : browser;
   return ua.length > 40 ? `${ua.slice(0, 40)}…` : ua;
 }
 
-export function renderAdminConnections(container) {
-  const serverFilter = h('select', { id: 'connection-server-filter', 'aria-label': 'Show connections of server' },
-    h('option', { value: '' }, 'All servers'));
+export function renderAdminConnections(container, ctx = {}) {
+  // On a single node, which server a connection is on says nothing: no column, no filter (unless asked for).
+  const cluster = ctx.cluster?.shown !== false;
+  const serverFilter = h('select', { id: 'connection-server-filter', 'aria-label': t('connections.server_filter'), hidden: !cluster },
+    h('option', { value: '' }, t('connections.all_servers')));
   let serverChoice = '';
 
-  const t = liveTable({
+  const table = liveTable({
     id: 'connections-table',
-    caption: 'Live connections',
+    caption: t('connections.caption'),
     keyAttr: 'connectionId',
     key: (c) => c.id,
     rowData: (c) => ({
@@ -40,37 +43,37 @@ export function renderAdminConnections(container) {
       return serverChoice ? rows.filter((c) => String(c.server?.id) === serverChoice) : rows;
     },
     refreshMs: REFRESH_MS,
-    emptyText: 'Nobody is connected.',
+    emptyText: t('connections.empty'),
     matches: (c, q) => [c.user?.login, c.room_name, c.server?.name, c.remote_addr, c.user_agent]
       .some((x) => String(x || '').toLowerCase().includes(q)),
-    onData: () => updateServers(),
+    onData: () => (cluster ? updateServers() : undefined),
     columns: [
-      {
-        label: 'Server',
+      cluster ? {
+        label: t('connections.server'),
         cls: 'col-server',
-        cell: (c) => h('span', { class: 'server-name', title: c.server ? `Server #${c.server.id}` : '' }, c.server?.name || `#${c.server?.id ?? '?'}`),
-      },
-      { label: 'User', cell: (c) => h('span', { class: 'mono' }, c.user?.login || '—') },
+        cell: (c) => h('span', { class: 'server-name', title: c.server ? t('connections.server_n', { id: c.server.id }) : '' }, c.server?.name || `#${c.server?.id ?? '?'}`),
+      } : null,
+      { label: t('connections.user'), cell: (c) => h('span', { class: 'mono' }, c.user?.login || '—') },
       {
-        label: 'Room',
+        label: t('connections.room'),
         cell: (c) => (c.room_id != null
           ? h('a', { href: `/room/${encodeURIComponent(c.room_id)}`, 'data-link': true }, c.room_name || `#${c.room_id}`)
           : '—'),
       },
       {
-        label: 'Since',
+        label: t('connections.since'),
         cell: (c) => h('time', { datetime: c.since || '', title: `${formatDateTime(c.since)} (${formatSince(c.since)})` }, formatShortDateTime(c.since)),
       },
-      { label: 'Address', cls: 'mono', cell: (c) => c.remote_addr || '—' },
-      { label: 'User agent', cls: 'col-agent', cell: (c) => h('span', { title: c.user_agent || '' }, shortAgent(c.user_agent)) },
+      { label: t('connections.address'), cls: 'mono', cell: (c) => c.remote_addr || '—' },
+      { label: t('connections.agent_col'), cls: 'col-agent', cell: (c) => h('span', { title: c.user_agent || '' }, shortAgent(c.user_agent)) },
       {
-        label: 'Actions',
+        label: t('common.actions'),
         cls: 'col-actions',
-        cell: (c) => rowActions(smallButton('Kick', 'btn-danger-ghost kick-connection', () => kick(c), {
-          'aria-label': `Kick ${c.user?.login || 'this connection'} from ${c.room_name || 'the room'}`,
+        cell: (c) => rowActions(smallButton(t('connections.kick'), 'btn-danger-ghost kick-connection', () => kick(c), {
+          'aria-label': t('connections.kick_label', { who: c.user?.login || t('connections.this_connection'), room: c.room_name || t('connections.the_room') }),
         })),
       },
-    ],
+    ].filter(Boolean),
   });
 
   // Fill the server filter from what the cluster reports, keeping the choice.
@@ -85,46 +88,47 @@ export function renderAdminConnections(container) {
     const sig = JSON.stringify(servers.map((s) => [s.id, s.name]));
     if (sig === lastServers) return;
     lastServers = sig;
-    serverFilter.replaceChildren(h('option', { value: '' }, 'All servers'),
+    serverFilter.replaceChildren(h('option', { value: '' }, t('connections.all_servers')),
       ...servers.map((s) => h('option', { value: String(s.id), selected: String(s.id) === serverChoice }, s.name || `#${s.id}`)));
   }
   serverFilter.addEventListener('change', () => {
     serverChoice = serverFilter.value;
-    t.reload();
+    table.reload();
   });
 
   async function kick(c) {
     const ok = await confirmDialog({
-      title: 'Kick connection',
-      message: `Disconnect ${c.user?.login || 'this user'} from ${c.room_name || 'the room'} on ${c.server?.name || 'its server'}?`,
-      confirmLabel: 'Kick',
+      title: t('connections.kick_title'),
+      message: cluster
+        ? t('connections.kick_message_on', { who: c.user?.login || t('connections.this_user'), room: c.room_name || t('connections.the_room'), server: c.server?.name || t('connections.its_server') })
+        : t('connections.kick_message', { who: c.user?.login || t('connections.this_user'), room: c.room_name || t('connections.the_room') }),
+      confirmLabel: t('connections.kick'),
     });
     if (!ok) return;
-    const who = c.user?.login || 'The connection';
+    const who = c.user?.login || t('connections.the_connection');
     try {
       // Any node kicks a connection of any node: 204 when it is gone, 202 when its node was asked
       // (through the cluster) but had not confirmed within about 3 seconds.
       const status = await api.kickConnection(c.id);
       if (status === 202) {
-        toast(`Kick requested: ${c.server?.name || 'the other server'} has not confirmed yet. `
-          + `${who} should disappear from the list within a few seconds.`, 'info', 9000);
-        setTimeout(() => t.reload(), 2000);
+        toast(t('connections.kick_requested', { server: c.server?.name || t('connections.the_other_server'), who }), 'info', 9000);
+        setTimeout(() => table.reload(), 2000);
       } else {
-        toast(`${who} was disconnected.`, 'success');
+        toast(t('connections.kicked', { who }), 'success');
       }
     } catch (err) {
       if (err.status === 404) {
-        toast(`${who} had already left.`, 'info');
+        toast(t('connections.already_left', { who }), 'info');
       } else {
         toast(err.message, 'error', 9000);
       }
     }
-    t.reload();
+    table.reload();
   }
 
   container.append(
-    pageHeader('Connections', serverFilter, filterBox('connection-filter', 'Filter connections', t)),
-    h('p', { class: 'muted page-intro' }, 'Everyone connected to a room right now, on every server of the cluster. Updated every few seconds.'),
-    t.el);
-  return t.stop;
+    pageHeader(t('connections.title'), serverFilter, filterBox('connection-filter', t('connections.filter'), table)),
+    h('p', { class: 'muted page-intro' }, cluster ? t('connections.intro_cluster') : t('connections.intro')),
+    table.el);
+  return table.stop;
 }

@@ -3,6 +3,7 @@ import { api } from '../api.js';
 import { h, KIND_LABELS } from '../dom.js';
 import { formDialog, confirmDialog, field, pageHeader, toast } from '../ui.js';
 import { liveTable, filterBox, rowActions, smallButton } from './admin-common.js';
+import { t } from '../i18n.js';
 
 /**
  * A checkbox list of users with a filter: fieldset#<id> with input[name=<name>][value=<user id>].
@@ -23,18 +24,18 @@ function userPicker(id, name, legend, users, chosen, hint) {
       h('label', { for: box.id },
         h('span', {}, u.display_name || u.login),
         h('span', { class: 'muted small mono' }, ` ${u.login}`),
-        u.enabled === false ? h('span', { class: 'badge badge-muted' }, 'disabled') : null));
+        u.enabled === false ? h('span', { class: 'badge badge-muted' }, t('users.disabled_short')) : null));
   });
   const updateCount = () => {
     const n = boxes.filter((b) => b.box.checked).length;
-    count.textContent = `${n} selected`;
+    count.textContent = t('picker.selected', { count: n });
   };
-  const filter = h('input', { type: 'search', id: `${id}-filter`, placeholder: 'Filter users', 'aria-label': `Filter ${legend.toLowerCase()}`, autocomplete: 'off' });
+  const filter = h('input', { type: 'search', id: `${id}-filter`, placeholder: t('users.filter'), 'aria-label': t('picker.filter_label', { what: legend }), autocomplete: 'off' });
   filter.addEventListener('input', () => {
     const q = filter.value.trim().toLowerCase();
     for (const li of items) li.hidden = !!q && !li.textContent.toLowerCase().includes(q);
   });
-  const list = h('ul', { class: 'picker-list' }, items.length ? items : h('li', { class: 'muted' }, 'No users.'));
+  const list = h('ul', { class: 'picker-list' }, items.length ? items : h('li', { class: 'muted' }, t('users.empty')));
   list.addEventListener('change', updateCount);
   updateCount();
   const el = h('fieldset', { class: 'fieldset picker', id },
@@ -45,17 +46,23 @@ function userPicker(id, name, legend, users, chosen, hint) {
   return { el, selected: () => boxes.filter((b) => b.box.checked).map((b) => b.user.id) };
 }
 
-export function renderAdminRooms(container) {
+/**
+ * ctx.mine (My rooms, for organisers): only the rooms the caller owns, members chosen from GET /api/v1/people,
+ * no owner field. Otherwise (administrators) every room, with its owner.
+ */
+export function renderAdminRooms(container, ctx = {}) {
+  const mine = !!ctx.mine;
+  const me = ctx.app && ctx.app.user ? ctx.app.user.id : null;
   let users = [];
   let usersById = new Map();
 
   async function loadUsers() {
     try {
-      users = (await api.users()) || [];
+      users = (await (mine ? api.people() : api.users())) || [];
       users.sort((a, b) => (a.display_name || a.login).localeCompare(b.display_name || b.login, undefined, { sensitivity: 'base' }));
       usersById = new Map(users.map((u) => [String(u.id), u]));
     } catch (err) {
-      if (err.status !== 401) toast(`Could not load users: ${err.message}`, 'error');
+      if (err.status !== 401) toast(t('rooms_admin.users_failed', { message: err.message }), 'error');
     }
   }
 
@@ -69,32 +76,36 @@ export function renderAdminRooms(container) {
     return h('span', { title: list.join(', ') }, list.length > 3 ? `${shown} +${list.length - 3}` : shown);
   };
 
-  const t = liveTable({
+  const table = liveTable({
     id: 'admin-rooms-table',
-    caption: 'Rooms',
+    caption: t('rooms_admin.title'),
     keyAttr: 'roomId',
     key: (r) => r.id,
     rowData: (r) => ({ name: r.name }),
-    load: () => api.rooms(),
+    load: async () => {
+      const rooms = (await api.rooms()) || [];
+      return mine ? rooms.filter((r) => r.owner === me) : rooms;
+    },
     refreshMs: 5000,
-    emptyText: 'No rooms yet. Create the first one.',
+    emptyText: mine ? t('myrooms.empty') : t('rooms_admin.empty'),
     matches: (r, q) => [r.name, r.comment, r.kind].some((x) => String(x || '').toLowerCase().includes(q)),
     columns: [
-      { label: 'Name', cell: (r) => h('strong', {}, r.name) },
-      { label: 'Kind', cell: (r) => h('span', { class: 'badge badge-kind', dataset: { kind: r.kind } }, KIND_LABELS[r.kind] || r.kind) },
-      { label: 'Capacity', cls: 'num', cell: (r) => String(r.capacity) },
-      { label: 'Access', cell: (r) => h('span', { class: ['badge', r.public ? 'badge-public' : 'badge-private'] }, r.public ? 'Public' : 'Members only') },
-      { label: 'Live', cls: 'num', cell: (r) => h('span', { class: 'participant-count' }, String(r.participants ?? 0)) },
-      { label: 'Moderators', cell: (r) => names(r.moderators) },
-      { label: 'Members', cls: 'num', cell: (r) => h('span', { title: usersTitle(r.members) }, String((r.members || []).length)) },
-      { label: 'Comment', cls: 'col-comment', cell: (r) => r.comment || '' },
+      { label: t('rooms_admin.name'), cell: (r) => h('strong', {}, r.name) },
+      { label: t('rooms_admin.kind'), cell: (r) => h('span', { class: 'badge badge-kind', dataset: { kind: r.kind } }, KIND_LABELS[r.kind] || r.kind) },
+      { label: t('rooms_admin.capacity'), cls: 'num', cell: (r) => String(r.capacity) },
+      { label: t('rooms_admin.access'), cell: (r) => h('span', { class: ['badge', r.public ? 'badge-public' : 'badge-private'] }, r.public ? t('rooms.public') : t('rooms.members_only')) },
+      { label: t('rooms_admin.live'), cls: 'num', cell: (r) => h('span', { class: 'participant-count' }, String(r.participants ?? 0)) },
+      ...(mine ? [] : [{ label: t('rooms_admin.owner'), cls: 'col-owner', cell: (r) => names(r.owner ? [r.owner] : []) }]),
+      { label: t('rooms_admin.moderators'), cell: (r) => names(r.moderators) },
+      { label: t('rooms_admin.members'), cls: 'num', cell: (r) => h('span', { title: usersTitle(r.members) }, String((r.members || []).length)) },
+      { label: t('rooms_admin.comment'), cls: 'col-comment', cell: (r) => r.comment || '' },
       {
-        label: 'Actions',
+        label: t('common.actions'),
         cls: 'col-actions',
         cell: (r) => rowActions(
-          h('a', { href: `/room/${encodeURIComponent(r.id)}`, class: 'btn btn-small btn-ghost open-room', 'data-link': true, 'aria-label': `Enter ${r.name}` }, 'Enter'),
-          smallButton('Edit', 'btn-secondary edit-room', () => editRoom(r), { 'aria-label': `Edit ${r.name}` }),
-          smallButton('Delete', 'btn-danger-ghost delete-room', () => deleteRoom(r), { 'aria-label': `Delete ${r.name}` })),
+          h('a', { href: `/room/${encodeURIComponent(r.id)}`, class: 'btn btn-small btn-ghost open-room', 'data-link': true, 'aria-label': t('rooms.enter_named', { name: r.name }) }, t('rooms.enter')),
+          smallButton(t('common.edit'), 'btn-secondary edit-room', () => editRoom(r), { 'aria-label': t('common.edit_named', { name: r.name }) }),
+          smallButton(t('common.delete'), 'btn-danger-ghost delete-room', () => deleteRoom(r), { 'aria-label': t('common.delete_named', { name: r.name }) })),
       },
     ],
   });
@@ -105,30 +116,44 @@ export function renderAdminRooms(container) {
 
   async function roomDialog(room) {
     await loadUsers();
-    const r = room || { name: '', kind: 'conference', capacity: 25, public: false, moderators: [], members: [], comment: '' };
+    // A new room is for everyone signed in, until members are chosen (then the box follows, unless touched).
+    const r = room || { name: '', kind: 'conference', capacity: 25, public: true, moderators: [], members: [], comment: '', owner: me };
     const name = h('input', { id: 'room-form-name', name: 'name', required: true, maxlength: 100, value: r.name, autocomplete: 'off' });
     const kind = h('select', { id: 'room-form-kind', name: 'kind' },
       Object.entries(KIND_LABELS).map(([v, label]) => h('option', { value: v, selected: v === r.kind }, label)));
     const capacity = h('input', { id: 'room-form-capacity', name: 'capacity', type: 'number', min: 1, max: 10000, step: 1, required: true, value: String(r.capacity) });
     const isPublic = h('input', { id: 'room-form-public', name: 'public', type: 'checkbox', checked: !!r.public });
+    const waitingRoom = h('input', { id: 'room-form-waiting-room', name: 'waiting_room', type: 'checkbox', checked: !!r.waiting_room });
     const comment = h('textarea', { id: 'room-form-comment', name: 'comment', rows: 2, maxlength: 2000 });
     comment.value = r.comment || '';
-    const mods = userPicker('room-form-moderators', 'moderators', 'Moderators', users, r.moderators,
-      'Moderators can remove participants, grant moderation and ask people to mute.');
-    const members = userPicker('room-form-members', 'members', 'Members', users, r.members,
-      'Members may enter a room that is not public.');
+    const mods = userPicker('room-form-moderators', 'moderators', t('rooms_admin.moderators'), users, r.moderators, t('rooms_admin.moderators_hint'));
+    const members = userPicker('room-form-members', 'members', t('rooms_admin.members'), users, r.members, t('rooms_admin.members_hint'));
+    if (!room) {
+      let touched = false;
+      isPublic.addEventListener('change', () => { touched = true; });
+      members.el.addEventListener('change', () => {
+        if (!touched) isPublic.checked = members.selected().length === 0;
+      });
+    }
+    const owner = mine ? null : h('select', { id: 'room-form-owner', name: 'owner' },
+      h('option', { value: '', selected: !r.owner }, t('rooms_admin.no_owner')),
+      users.filter((u) => u.role !== 'webservice' || u.id === r.owner).map((u) => h('option', {
+        value: String(u.id), selected: u.id === r.owner, dataset: { login: u.login },
+      }, `${u.display_name || u.login} (${u.login})`)));
     return formDialog({
       id: 'room-form',
-      title: room ? `Edit ${room.name}` : 'New room',
-      submitLabel: room ? 'Save' : 'Create room',
+      title: room ? t('common.edit_named', { name: room.name }) : t('rooms_admin.new'),
+      submitLabel: room ? t('common.save') : t('rooms_admin.create'),
       wide: true,
       build: (body) => body.append(
         h('div', { class: 'form-grid' },
-          field('Name', name),
-          field('Kind', kind, 'Conference: everyone can speak. Presentation: moderators present to an audience. Interview: a meeting of a few people.'),
-          field('Capacity', capacity, 'Maximum number of people in the room at once.'),
-          field('Public room', isPublic, 'Any signed-in user can enter. Otherwise only members and moderators.')),
-        field('Comment', comment),
+          field(t('rooms_admin.name'), name),
+          field(t('rooms_admin.kind'), kind, t('rooms_admin.kind_hint')),
+          field(t('rooms_admin.capacity'), capacity, t('rooms_admin.capacity_hint')),
+          field(t('rooms_admin.public'), isPublic, t('rooms_admin.public_hint')),
+          field(t('rooms_admin.waiting_room'), waitingRoom, t('rooms_admin.waiting_room_hint')),
+          owner ? field(t('rooms_admin.owner'), owner, t('rooms_admin.owner_hint')) : null),
+        field(t('rooms_admin.comment'), comment),
         h('div', { class: 'form-grid' }, mods.el, members.el)),
       onSubmit: () => {
         const body = {
@@ -136,12 +161,14 @@ export function renderAdminRooms(container) {
           kind: kind.value,
           capacity: Number.parseInt(capacity.value, 10),
           public: isPublic.checked,
+          waiting_room: waitingRoom.checked,
           moderators: mods.selected(),
           members: members.selected(),
           comment: comment.value.trim(),
         };
-        if (!body.name) throw new Error('Please give the room a name.');
-        if (!Number.isInteger(body.capacity) || body.capacity < 1) throw new Error('The capacity must be a whole number of at least 1.');
+        if (owner) body.owner = owner.value ? Number(owner.value) : null;
+        if (!body.name) throw new Error(t('rooms_admin.name_missing'));
+        if (!Number.isInteger(body.capacity) || body.capacity < 1) throw new Error(t('rooms_admin.capacity_invalid'));
         return room ? api.updateRoom(room.id, body) : api.createRoom(body);
       },
     });
@@ -150,38 +177,38 @@ export function renderAdminRooms(container) {
   async function createRoom() {
     const created = await roomDialog(null);
     if (created) {
-      toast('Room created.', 'success');
-      t.reload();
+      toast(t('rooms_admin.created'), 'success');
+      table.reload();
     }
   }
 
   async function editRoom(r) {
     const saved = await roomDialog(r);
     if (saved) {
-      toast(`Room ${r.name} saved.`, 'success');
-      t.reload();
+      toast(t('rooms_admin.saved', { name: r.name }), 'success');
+      table.reload();
     }
   }
 
   async function deleteRoom(r) {
     const live = Number(r.participants) || 0;
     const ok = await confirmDialog({
-      title: 'Delete room',
-      message: `Delete the room ${r.name}?${live ? ` ${live} ${live === 1 ? 'person is' : 'people are'} in it now and will be disconnected.` : ''} This cannot be undone.`,
-      confirmLabel: 'Delete room',
+      title: t('rooms_admin.delete_title'),
+      message: live ? t('rooms_admin.delete_message_live', { name: r.name, count: live }) : t('rooms_admin.delete_message', { name: r.name }),
+      confirmLabel: t('rooms_admin.delete_title'),
     });
     if (!ok) return;
     try {
       await api.deleteRoom(r.id);
-      toast(`Room ${r.name} deleted.`, 'success');
-      t.reload();
+      toast(t('rooms_admin.deleted', { name: r.name }), 'success');
+      table.reload();
     } catch (err) {
       toast(err.message, 'error');
     }
   }
 
-  const create = h('button', { type: 'button', id: 'room-create', class: 'btn btn-primary', on: { click: createRoom } }, '+ New room');
-  container.append(pageHeader('Rooms', filterBox('admin-room-filter', 'Filter rooms', t), create), t.el);
-  loadUsers().then(() => t.rerender());
-  return t.stop;
+  const create = h('button', { type: 'button', id: 'room-create', class: 'btn btn-primary', on: { click: createRoom } }, `+ ${t('rooms_admin.new')}`);
+  container.append(pageHeader(mine ? t('myrooms.title') : t('rooms_admin.title'), filterBox('admin-room-filter', t('rooms.filter'), table), create), table.el);
+  loadUsers().then(() => table.rerender());
+  return table.stop;
 }

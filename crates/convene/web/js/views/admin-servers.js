@@ -5,8 +5,9 @@
 // Refreshes every 2 s; the heartbeat age and the drain countdown update in place.
 import { api } from '../api.js';
 import { h, mount, formatDuration } from '../dom.js';
-import { formDialog, field, pageHeader, toast } from '../ui.js';
+import { formDialog, confirmDialog, field, pageHeader, toast } from '../ui.js';
 import { liveTable, rowActions, smallButton, statusBadge } from './admin-common.js';
+import { t } from '../i18n.js';
 
 const REFRESH_MS = 2000;
 const ALIVE_MS = 5000; // a node whose heartbeat is older is not running (docs/cluster.md)
@@ -15,7 +16,7 @@ const MAX_DRAIN_SECONDS = 3600;
 const DEFAULT_PORT = 5080;
 
 const running = (s) => s.heartbeat_age_ms != null && Number(s.heartbeat_age_ms) < ALIVE_MS;
-const serverName = (s) => s.name || `server ${s.id}`;
+const serverName = (s) => s.name || t('servers.server_n', { id: s.id });
 
 /** 'ok', 'unknown' (not checked yet) or 'problem'. */
 function storageState(s) {
@@ -26,9 +27,9 @@ function storageState(s) {
 
 /** "not the shared storage" → "Not the shared storage." */
 function sentence(text) {
-  const t = String(text || '').trim();
-  if (!t) return '';
-  const s = t.charAt(0).toUpperCase() + t.slice(1);
+  const x = String(text || '').trim();
+  if (!x) return '';
+  const s = x.charAt(0).toUpperCase() + x.slice(1);
   return /[.!?…)]$/.test(s) ? s : `${s}.`;
 }
 
@@ -42,14 +43,14 @@ export function urlFromParts(protocol, address, port, basePath) {
 }
 
 function heartbeatText(s) {
-  if (s.heartbeat_age_ms == null) return 'not running';
+  if (s.heartbeat_age_ms == null) return t('servers.not_running');
   return formatDuration(s.heartbeat_age_ms);
 }
 
 function drainText(s) {
   if (s.drain_remaining_ms == null) return '';
   const ms = Number(s.drain_remaining_ms);
-  return ms > 0 ? `moves in ${Math.ceil(ms / 1000)} s` : 'moving participants';
+  return ms > 0 ? t('servers.moves_in', { seconds: Math.ceil(ms / 1000) }) : t('servers.moving');
 }
 
 /** Element.append, skipping the null of a condition that did not hold (append would write "null"). */
@@ -61,16 +62,16 @@ function stat(id, label) {
 }
 
 export function renderAdminServers(container) {
-  const up = stat('stat-servers-up', 'servers up');
-  const rooms = stat('stat-rooms', 'live rooms');
-  const people = stat('stat-participants', 'participants');
+  const up = stat('stat-servers-up', t('servers.stat_up'));
+  const rooms = stat('stat-rooms', t('servers.stat_rooms'));
+  const people = stat('stat-participants', t('servers.stat_participants'));
   const warning = h('div', { id: 'servers-warning' });
   const storageWarning = h('div', { id: 'servers-storage-warning' });
   const busy = new Set(); // "id:action" while a request is under way
 
-  const t = liveTable({
+  const table = liveTable({
     id: 'servers-table',
-    caption: 'Servers of the cluster',
+    caption: t('servers.caption'),
     keyAttr: 'serverId',
     key: (s) => s.id,
     rowData: (s) => ({
@@ -81,7 +82,7 @@ export function renderAdminServers(container) {
     }),
     load: () => api.servers(),
     refreshMs: REFRESH_MS,
-    emptyText: 'No servers registered.',
+    emptyText: t('servers.empty'),
     // The heartbeat age and the drain countdown change on every refresh: update them in place, so
     // that rows (and a click in progress on their buttons) are only rebuilt when something else changes.
     sig: (s) => JSON.stringify([
@@ -105,99 +106,98 @@ export function renderAdminServers(container) {
       const idle = rows.filter((s) => s.status === 'down' && s.heartbeat_age_ms == null);
       const parts = [];
       if (late.length) {
-        parts.push(`${late.map((s) => `${serverName(s)} stopped sending heartbeats ${formatDuration(s.heartbeat_age_ms)} ago`).join('; ')}. `
-          + `${late.length === 1 ? 'Its rooms move' : 'Their rooms move'} to other servers when participants enter again.`);
+        const list = late.map((s) => t('servers.late_one', { name: serverName(s), age: formatDuration(s.heartbeat_age_ms) })).join('; ');
+        parts.push(t('servers.late', { list, count: late.length }));
       }
       if (idle.length) {
-        parts.push(`${idle.map(serverName).join(', ')} ${idle.length === 1 ? 'is' : 'are'} active but not running `
-          + '(not started yet, or stopped).');
+        parts.push(t('servers.idle', { names: idle.map(serverName).join(', '), count: idle.length }));
       }
       mount(warning, parts.length ? h('div', { class: 'alert alert-warn', role: 'status' }, parts.join(' ')) : null);
       const broken = rows.filter((s) => storageState(s) === 'problem');
       mount(storageWarning, broken.length
         ? h('div', { class: 'alert alert-error', role: 'alert' },
-          h('strong', {}, broken.length === 1 ? 'Shared storage problem' : 'Shared storage problems'),
+          h('strong', {}, t('servers.storage_problems', { count: broken.length })),
           h('ul', { class: 'alert-list' }, broken.map((s) => h('li', {},
             h('strong', {}, serverName(s)), ': ', sentence(s.storage),
-            running(s) ? null : h('span', { class: 'muted' }, ' (last seen while it ran)')))))
+            running(s) ? null : h('span', { class: 'muted' }, ` ${t('servers.last_seen')}`)))))
         : null);
     },
     columns: [
-      { label: 'ID', cls: 'num', cell: (s) => String(s.id) },
+      { label: t('servers.col.id'), cls: 'num', cell: (s) => String(s.id) },
       {
-        label: 'Name and URL',
+        label: t('servers.col.name'),
         cls: 'col-server',
         cell: (s) => [
           h('div', { class: 'server-name-cell' }, h('strong', { class: 'server-name' }, s.name || '—'),
             s.this_node
-              ? h('span', { class: 'badge badge-accent this-node-badge', title: 'The server this page was loaded from' }, 'this server')
+              ? h('span', { class: 'badge badge-accent this-node-badge', title: t('servers.this_node_title') }, t('servers.this_node'))
               : null),
           s.url
             ? h('a', { class: 'server-url mono small', href: s.url, target: '_blank', rel: 'noopener noreferrer' }, s.url)
-            : h('span', { class: 'server-url muted small' }, 'no URL'),
+            : h('span', { class: 'server-url muted small' }, t('servers.no_url')),
         ],
       },
       {
-        label: 'Status',
+        label: t('servers.col.status'),
         cell: (s) => h('span', { class: 'status-cell' }, statusBadge(s.status),
           s.drain_remaining_ms != null && s.status === 'draining'
             ? h('span', { class: 'drain-left muted small' }, drainText(s))
             : null),
       },
       {
-        label: 'Heartbeat',
+        label: t('servers.col.heartbeat'),
         cls: 'num',
         cell: (s) => h('span', {
           class: ['heartbeat', s.heartbeat_age_ms == null ? 'muted' : Number(s.heartbeat_age_ms) >= ALIVE_MS ? 'is-late' : null],
-          title: 'Time since the server’s last heartbeat (every second; dead after 5 s)',
+          title: t('servers.heartbeat_title'),
         }, heartbeatText(s)),
       },
-      { label: 'Rooms', cls: 'num', cell: (s) => String(s.rooms ?? 0) },
-      { label: 'Participants', cls: 'num', cell: (s) => String(s.participants ?? 0) },
-      { label: 'Version', cls: 'mono', cell: (s) => s.version || '—' },
+      { label: t('servers.col.rooms'), cls: 'num', cell: (s) => String(s.rooms ?? 0) },
+      { label: t('servers.col.participants'), cls: 'num', cell: (s) => String(s.participants ?? 0) },
+      { label: t('servers.col.version'), cls: 'mono', cell: (s) => s.version || '—' },
       {
-        label: 'Storage',
+        label: t('servers.col.storage'),
         cls: 'col-storage',
         cell: (s) => {
           const st = storageState(s);
-          if (st === 'ok') return h('span', { class: 'badge badge-ok server-storage', dataset: { storage: st } }, 'OK');
+          if (st === 'ok') return h('span', { class: 'badge badge-ok server-storage', dataset: { storage: st } }, t('servers.storage_ok'));
           if (st === 'unknown') {
-            return h('span', { class: 'muted server-storage', dataset: { storage: st }, title: 'Not checked yet' }, '—');
+            return h('span', { class: 'muted server-storage', dataset: { storage: st }, title: t('servers.storage_unknown') }, '—');
           }
           return h('span', { class: 'server-storage storage-problem', dataset: { storage: st }, role: 'note' },
-            h('span', { class: 'badge status-down' }, 'Problem'), ' ', sentence(s.storage));
+            h('span', { class: 'badge status-down' }, t('servers.storage_problem')), ' ', sentence(s.storage));
         },
       },
-      { label: 'Weight', cls: 'num', cell: (s) => String(s.weight ?? '—') },
-      { label: 'Comment', cls: 'col-comment', cell: (s) => (s.comment ? h('span', { title: s.comment }, s.comment) : h('span', { class: 'muted' }, '—')) },
+      { label: t('servers.col.weight'), cls: 'num', cell: (s) => String(s.weight ?? '—') },
+      { label: t('servers.col.comment'), cls: 'col-comment', cell: (s) => (s.comment ? h('span', { title: s.comment }, s.comment) : h('span', { class: 'muted' }, '—')) },
       {
-        label: 'Actions',
+        label: t('common.actions'),
         cls: 'col-actions',
         cell: (s) => {
           const name = serverName(s);
           const isBusy = (a) => busy.has(`${s.id}:${a}`);
           const toggle = s.active
-            ? smallButton('Deactivate', 'server-toggle btn-secondary', () => setActive(s, false), {
+            ? smallButton(t('servers.deactivate'), 'server-toggle btn-secondary', () => setActive(s, false), {
               'data-action': 'deactivate',
-              'aria-label': `Deactivate ${name}`,
-              title: 'No new rooms on this server; its live rooms go on',
+              'aria-label': t('servers.deactivate_named', { name }),
+              title: t('servers.deactivate_title'),
               disabled: isBusy('active'),
             })
-            : smallButton('Activate', 'server-toggle btn-secondary', () => setActive(s, true), {
+            : smallButton(t('servers.activate'), 'server-toggle btn-secondary', () => setActive(s, true), {
               'data-action': 'activate',
-              'aria-label': `Activate ${name}`,
-              title: s.status === 'draining' ? 'Takes new rooms again (participants already told to move still move)' : 'Takes new rooms again',
+              'aria-label': t('servers.activate_named', { name }),
+              title: s.status === 'draining' ? t('servers.activate_title_draining') : t('servers.activate_title'),
               disabled: isBusy('active'),
             });
           return rowActions(
-            smallButton('Edit', 'server-edit btn-secondary', () => editServer(s), {
-              'data-action': 'edit', 'aria-label': `Edit ${name}`,
+            smallButton(t('common.edit'), 'server-edit btn-secondary', () => editServer(s), {
+              'data-action': 'edit', 'aria-label': t('common.edit_named', { name }),
             }),
             toggle,
-            smallButton('Drain', 'server-drain btn-danger-ghost', () => drainServer(s), {
+            smallButton(t('servers.drain'), 'server-drain btn-danger-ghost', () => drainServer(s), {
               'data-action': 'drain',
-              'aria-label': `Drain ${name}`,
-              title: running(s) ? 'Move this server’s participants to other servers' : 'The server is not running: nothing to move',
+              'aria-label': t('servers.drain_named', { name }),
+              title: running(s) ? t('servers.drain_title') : t('servers.drain_title_idle'),
               disabled: isBusy('drain') || !running(s),
             }));
         },
@@ -208,31 +208,44 @@ export function renderAdminServers(container) {
   async function withBusy(s, action, fn) {
     const key = `${s.id}:${action}`;
     busy.add(key);
-    t.redraw();
+    table.redraw();
     try {
       return await fn();
     } finally {
       busy.delete(key);
-      t.redraw();
+      table.redraw();
     }
   }
 
+  /** Whether another server than s is active and running (takes new meetings). */
+  const othersTakeMeetings = (s) => table.rows.some((o) => o.id !== s.id && o.active && running(o));
+
   async function setActive(s, active) {
+    const name = serverName(s);
+    const othersActive = othersTakeMeetings(s);
+    // The last server that takes new meetings: one click must not stop every new meeting.
+    if (!active && !othersActive) {
+      const ok = await confirmDialog({
+        title: t('servers.last_deactivate_title', { name }),
+        message: t('servers.last_deactivate_message', { name }),
+        confirmLabel: t('servers.deactivate'),
+      });
+      if (!ok) return;
+    }
     try {
       await withBusy(s, 'active', () => api.updateServer(s.id, { active }));
       if (active) {
-        toast(`${serverName(s)} is active: it takes new rooms.`, 'success');
+        toast(t('servers.activated', { name }), 'success');
       } else {
-        const othersActive = t.rows.some((o) => o.id !== s.id && o.active && running(o));
-        toast(othersActive
-          ? `${serverName(s)} is inactive: it gets no new rooms; its live rooms go on.`
-          : `${serverName(s)} is inactive. No other active server is running: rooms that are not open yet cannot be entered.`,
-        othersActive ? 'success' : 'warn', othersActive ? 5000 : 10000);
+        toast(othersActive ? t('servers.deactivated', { name }) : t('servers.deactivated_last', { name }),
+          othersActive ? 'success' : 'warn', othersActive ? 5000 : 10000);
       }
     } catch (err) {
-      if (err.status !== 401) toast(`Could not ${active ? 'activate' : 'deactivate'} ${serverName(s)}: ${err.message}`, 'error', 10000);
+      if (err.status !== 401) {
+        toast(active ? t('servers.activate_failed', { name, message: err.message }) : t('servers.deactivate_failed', { name, message: err.message }), 'error', 10000);
+      }
     }
-    t.reload();
+    table.reload();
   }
 
   async function drainServer(s) {
@@ -240,43 +253,41 @@ export function renderAdminServers(container) {
       id: 'drain-deadline', name: 'deadline_seconds', type: 'number', required: true,
       min: 0, max: MAX_DRAIN_SECONDS, step: 1, value: String(DEFAULT_DRAIN_SECONDS), inputmode: 'numeric',
     });
-    const others = t.rows.filter((o) => o.id !== s.id && o.active && running(o));
+    const others = othersTakeMeetings(s);
     const n = Number(s.participants) || 0;
     const r = Number(s.rooms) || 0;
+    const name = serverName(s);
     const done = await formDialog({
       id: 'confirm',
-      title: `Drain ${serverName(s)}`,
-      submitLabel: 'Drain',
+      title: t('servers.drain_dialog_title', { name }),
+      submitLabel: t('servers.drain'),
       danger: true,
       build: (body) => append(body,
-        h('p', {},
-          `${serverName(s)} gets no new rooms. Its participants (${n} in ${r} ${r === 1 ? 'room' : 'rooms'}) are told that they `
-          + 'will be moved, and at the deadline their rooms are moved to other servers: their browsers reconnect by themselves.'),
-        s.this_node
-          ? h('p', { class: 'alert alert-info' }, 'This is the server you are using. This page keeps working; your own room visits move too.')
-          : null,
-        others.length
+        h('p', {}, t('servers.drain_dialog_text', { name, participants: n, rooms: t('servers.n_rooms', { count: r }) })),
+        s.this_node ? h('p', { class: 'alert alert-info' }, t('servers.drain_this_node')) : null,
+        // The last server that takes new meetings: say what that means before the click.
+        others
           ? null
-          : h('p', { class: 'alert alert-warn', role: 'alert' }, 'No other active server is running: the participants will have nowhere to go until one is.'),
-        field('Deadline (seconds)', seconds, `0 to ${MAX_DRAIN_SECONDS}. Participants see a countdown until then.`)),
+          : h('p', { class: 'alert alert-warn', role: 'alert', id: 'drain-last-warning' }, t('servers.drain_last')),
+        field(t('servers.deadline'), seconds, t('servers.deadline_hint', { max: MAX_DRAIN_SECONDS }))),
       onSubmit: async () => {
         const v = Number(seconds.value);
         if (!Number.isInteger(v) || v < 0 || v > MAX_DRAIN_SECONDS) {
-          throw new Error(`The deadline must be a whole number of seconds from 0 to ${MAX_DRAIN_SECONDS}.`);
+          throw new Error(t('servers.deadline_invalid', { max: MAX_DRAIN_SECONDS }));
         }
         return withBusy(s, 'drain', () => api.drainServer(s.id, v));
       },
     });
     if (done) {
-      toast(`${serverName(s)} is draining: its participants move within ${seconds.value} s.`, 'success', 8000);
-      t.reload();
+      toast(t('servers.draining_toast', { name, seconds: seconds.value }), 'success', 8000);
+      table.reload();
     }
   }
 
   /** The add (s = null) and edit form. Resolves with the saved server, or null. */
   function serverDialog(s) {
     const adding = !s;
-    const nextId = Math.max(0, ...t.rows.map((o) => Number(o.id) || 0)) + 1;
+    const nextId = Math.max(0, ...table.rows.map((o) => Number(o.id) || 0)) + 1;
     const id = h('input', {
       id: 'server-form-id', name: 'id', type: 'number', required: true, min: 1, max: 1000000, step: 1,
       value: String(adding ? nextId : s.id), readonly: !adding, inputmode: 'numeric',
@@ -287,7 +298,7 @@ export function renderAdminServers(container) {
     });
     const address = h('input', {
       id: 'server-form-address', name: 'address', required: true, maxlength: 255, autocomplete: 'off',
-      pattern: '[A-Za-z0-9.:\\[\\]\\-]+', title: 'A host name or an IP address',
+      pattern: '[A-Za-z0-9.:\\[\\]\\-]+', title: t('servers.form.address_title'),
       value: adding ? '' : s.address || '', placeholder: 'meet3.example.org', spellcheck: 'false', autocapitalize: 'none',
     });
     const port = h('input', {
@@ -298,7 +309,7 @@ export function renderAdminServers(container) {
       ['http', 'https'].map((p) => h('option', { value: p, selected: p === (adding ? 'http' : s.protocol) }, p)));
     const basePath = h('input', {
       id: 'server-form-base-path', name: 'base_path', maxlength: 200, autocomplete: 'off', pattern: '[^\\s?#]*',
-      title: 'A URL path without spaces, ? or #', value: adding ? '' : s.base_path || '', placeholder: '(none)', spellcheck: 'false',
+      title: t('servers.form.base_path_title'), value: adding ? '' : s.base_path || '', placeholder: t('servers.form.none'), spellcheck: 'false',
     });
     const weight = h('input', {
       id: 'server-form-weight', name: 'weight', type: 'number', required: true, min: 0, max: 1000, step: 'any',
@@ -312,7 +323,7 @@ export function renderAdminServers(container) {
     const update = () => {
       preview.textContent = urlFromParts(protocol.value, address.value.trim(), port.value, basePath.value);
       const w = Number(weight.value);
-      weight.setCustomValidity(weight.value === '' || (w > 0 && w <= 1000) ? '' : 'The weight must be greater than 0 and at most 1000.');
+      weight.setCustomValidity(weight.value === '' || (w > 0 && w <= 1000) ? '' : t('servers.form.weight_invalid'));
       if (adding) name.placeholder = `node-${id.value || nextId}`;
     };
     protocol.addEventListener('change', () => {
@@ -338,33 +349,30 @@ export function renderAdminServers(container) {
 
     return formDialog({
       id: 'server-form',
-      title: adding ? 'Add server' : `Edit ${serverName(s)}`,
-      submitLabel: adding ? 'Add server' : 'Save',
+      title: adding ? t('servers.add') : t('common.edit_named', { name: serverName(s) }),
+      submitLabel: adding ? t('servers.add') : t('common.save'),
       wide: true,
       build: (body) => append(body,
         adding
-          ? h('p', { class: 'muted small' },
-            'Add a server before it first runs, to set its name, weight and comment. Start it with the same node id; '
-            + 'it then registers its own address from its public URL.')
+          ? h('p', { class: 'muted small' }, t('servers.form.add_intro'))
           : running(s)
-            ? h('p', { class: 'alert alert-info' },
-              'This server is running: it rewrites its address, port, protocol and base path from its public URL when it next starts.')
+            ? h('p', { class: 'alert alert-info' }, t('servers.form.running_note'))
             : null,
         h('div', { class: 'form-grid' },
-          field('Server id', id, adding ? 'The node id (node_id) the server is started with. Cannot change later.' : 'Cannot change.'),
-          field('Name', name, adding ? 'Leave empty for the default.' : null)),
+          field(t('servers.form.id'), id, adding ? t('servers.form.id_hint_new') : t('servers.form.id_hint')),
+          field(t('servers.form.name'), name, adding ? t('servers.form.name_hint') : null)),
         h('fieldset', { class: 'fieldset' },
-          h('legend', {}, 'Address'),
+          h('legend', {}, t('servers.form.address_legend')),
           h('div', { class: 'form-grid form-grid-4' },
-            field('Protocol', protocol),
-            field('Host name or IP address', address),
-            field('HTTP port', port),
-            field('Base path', basePath)),
-          h('p', { class: 'field-hint url-preview-line' }, 'URL: ', preview)),
+            field(t('servers.form.protocol'), protocol),
+            field(t('servers.form.address'), address),
+            field(t('servers.form.port'), port),
+            field(t('servers.form.base_path'), basePath)),
+          h('p', { class: 'field-hint url-preview-line' }, `${t('servers.form.url')} `, preview)),
         h('div', { class: 'form-grid' },
-          field('Weight', weight, 'A heavier server gets more rooms (greater than 0, at most 1000).'),
-          field('Active', active, 'An inactive server gets no new rooms; its live rooms go on.')),
-        field('Comment', comment)),
+          field(t('servers.form.weight'), weight, t('servers.form.weight_hint')),
+          field(t('servers.form.active'), active, t('servers.form.active_hint'))),
+        field(t('servers.col.comment'), comment)),
       onSubmit: async () => {
         const v = form();
         if (adding) {
@@ -387,28 +395,26 @@ export function renderAdminServers(container) {
   async function addServer() {
     const saved = await serverDialog(null);
     if (saved) {
-      toast(`Server ${saved.name || saved.id} added.`, 'success');
-      t.reload();
+      toast(t('servers.added', { name: saved.name || saved.id }), 'success');
+      table.reload();
     }
   }
 
   async function editServer(s) {
     const saved = await serverDialog(s);
     if (saved && !saved.unchanged) {
-      toast(`${saved.name || serverName(s)} saved.`, 'success');
-      t.reload();
+      toast(t('servers.saved', { name: saved.name || serverName(s) }), 'success');
+      table.reload();
     }
   }
 
-  const add = h('button', { type: 'button', id: 'add-server', class: 'btn btn-primary', on: { click: addServer } }, '+ Add server');
+  const add = h('button', { type: 'button', id: 'add-server', class: 'btn btn-primary', on: { click: addServer } }, `+ ${t('servers.add')}`);
   container.append(
-    pageHeader('Servers', add),
-    h('p', { class: 'muted page-intro' },
-      'The nodes of the cluster. Nodes register themselves when they start; a new room goes to the running, active node '
-      + 'with the least load for its weight. Updated every 2 seconds.'),
+    pageHeader(t('servers.title'), add),
+    h('p', { class: 'muted page-intro' }, t('servers.intro')),
     h('div', { class: 'stats' }, up.el, rooms.el, people.el),
     storageWarning,
     warning,
-    t.el);
-  return t.stop;
+    table.el);
+  return table.stop;
 }

@@ -3,6 +3,7 @@ import { api } from '../api.js';
 import { h, formatShortDateTime, formatDateTime, ROLE_LABELS } from '../dom.js';
 import { formDialog, confirmDialog, field, pageHeader, toast } from '../ui.js';
 import { liveTable, filterBox, rowActions, smallButton } from './admin-common.js';
+import { t } from '../i18n.js';
 
 const MIN_PASSWORD = 8;
 
@@ -19,41 +20,41 @@ function passwordInputs(required) {
   const again = h('input', {
     id: 'user-password-again', name: 'password_again', type: 'password', autocomplete: 'new-password', required,
   });
-  const check = () => again.setCustomValidity(pw.value === again.value ? '' : 'The two passwords differ.');
+  const check = () => again.setCustomValidity(pw.value === again.value ? '' : t('users.passwords_differ'));
   pw.addEventListener('input', check);
   again.addEventListener('input', check);
   return { pw, again };
 }
 
 export function renderAdminUsers(container, { app }) {
-  const t = liveTable({
+  const table = liveTable({
     id: 'users-table',
-    caption: 'User accounts',
+    caption: t('users.caption'),
     keyAttr: 'userId',
     key: (u) => u.id,
     rowData: (u) => ({ login: u.login, role: u.role, enabled: String(!!u.enabled) }),
     load: () => api.users(),
     refreshMs: 10000,
-    emptyText: 'No users.',
+    emptyText: t('users.empty'),
     matches: (u, q) => [u.login, u.display_name, u.role].some((x) => String(x || '').toLowerCase().includes(q)),
     columns: [
-      { label: 'Login', cls: 'col-login', cell: (u) => h('span', { class: 'mono' }, u.login) },
-      { label: 'Display name', cell: (u) => u.display_name || '—' },
-      { label: 'Role', cell: (u) => h('span', { class: ['badge', `role-${u.role}`] }, ROLE_LABELS[u.role] || u.role) },
+      { label: t('users.login'), cls: 'col-login', cell: (u) => h('span', { class: 'mono' }, u.login) },
+      { label: t('users.display_name'), cell: (u) => u.display_name || '—' },
+      { label: t('users.role'), cell: (u) => h('span', { class: ['badge', `role-${u.role}`] }, ROLE_LABELS[u.role] || u.role) },
       {
-        label: 'Status',
-        cell: (u) => h('span', { class: ['badge', u.enabled ? 'badge-ok' : 'badge-muted'] }, u.enabled ? 'Enabled' : 'Disabled'),
+        label: t('users.status'),
+        cell: (u) => h('span', { class: ['badge', u.enabled ? 'badge-ok' : 'badge-muted'] }, u.enabled ? t('users.enabled') : t('users.disabled')),
       },
-      { label: 'Created', cell: (u) => h('time', { datetime: u.created_at || '', title: formatDateTime(u.created_at) }, formatShortDateTime(u.created_at)) },
+      { label: t('users.created'), cell: (u) => h('time', { datetime: u.created_at || '', title: formatDateTime(u.created_at) }, formatShortDateTime(u.created_at)) },
       {
-        label: 'Actions',
+        label: t('common.actions'),
         cls: 'col-actions',
         cell: (u) => rowActions(
-          smallButton('Edit', 'btn-secondary edit-user', () => editUser(u), { 'aria-label': `Edit ${u.login}` }),
-          smallButton('Delete', 'btn-danger-ghost delete-user', () => deleteUser(u), {
-            'aria-label': `Delete ${u.login}`,
+          smallButton(t('common.edit'), 'btn-secondary edit-user', () => editUser(u), { 'aria-label': t('common.edit_named', { name: u.login }) }),
+          smallButton(t('common.delete'), 'btn-danger-ghost delete-user', () => deleteUser(u), {
+            'aria-label': t('common.delete_named', { name: u.login }),
             disabled: u.id === app.user.id,
-            title: u.id === app.user.id ? 'You cannot delete your own account' : null,
+            title: u.id === app.user.id ? t('users.cannot_delete_self') : null,
           })),
       },
     ],
@@ -62,21 +63,21 @@ export function renderAdminUsers(container, { app }) {
   async function createUser() {
     const login = h('input', {
       id: 'user-login', name: 'login', required: true, autocomplete: 'off', maxlength: 64,
-      pattern: '[A-Za-z0-9._@\\-]+', title: 'Letters, digits, and . _ @ -', autocapitalize: 'none', spellcheck: 'false',
+      pattern: '[A-Za-z0-9._@\\-]+', title: t('users.login_pattern'), autocapitalize: 'none', spellcheck: 'false',
     });
     const display = h('input', { id: 'user-display-name', name: 'display_name', maxlength: 100, autocomplete: 'off' });
     const role = roleSelect('user');
     const { pw, again } = passwordInputs(true);
     const created = await formDialog({
       id: 'user-form',
-      title: 'New user',
-      submitLabel: 'Create user',
+      title: t('users.new'),
+      submitLabel: t('users.create'),
       build: (body) => body.append(
-        field('Login', login, 'Used to sign in: letters, digits and . _ @ - (at most 64). Cannot be changed later.'),
-        field('Display name', display, 'Shown to other participants.'),
-        field('Role', role, 'Web service accounts can use the API but cannot sign in to this web interface.'),
-        field('Password', pw, `At least ${MIN_PASSWORD} characters.`),
-        field('Repeat password', again)),
+        field(t('users.login'), login, t('users.login_hint')),
+        field(t('users.display_name'), display, t('users.display_name_hint')),
+        field(t('users.role'), role, t('users.role_hint')),
+        field(t('users.password'), pw, t('users.password_hint', { min: MIN_PASSWORD })),
+        field(t('users.password_again'), again)),
       onSubmit: () => api.createUser({
         login: login.value.trim(),
         password: pw.value,
@@ -85,8 +86,8 @@ export function renderAdminUsers(container, { app }) {
       }),
     });
     if (created) {
-      toast(`User ${created.login || login.value.trim()} created.`, 'success');
-      t.reload();
+      toast(t('users.created_toast', { login: created.login || login.value.trim() }), 'success');
+      table.reload();
     }
   }
 
@@ -102,16 +103,16 @@ export function renderAdminUsers(container, { app }) {
     }
     const saved = await formDialog({
       id: 'user-form',
-      title: `Edit ${u.login}`,
+      title: t('common.edit_named', { name: u.login }),
       build: (body) => body.append(
-        field('Login', h('input', { id: 'user-login', value: u.login, readonly: true, class: 'mono' })),
-        field('Display name', display),
-        field('Role', role, self ? 'You cannot change your own role.' : null),
-        field('Account enabled', enabled, self ? 'You cannot disable your own account.' : 'A disabled account cannot sign in.'),
+        field(t('users.login'), h('input', { id: 'user-login', value: u.login, readonly: true, class: 'mono' })),
+        field(t('users.display_name'), display),
+        field(t('users.role'), role, self ? t('users.own_role') : null),
+        field(t('users.account_enabled'), enabled, self ? t('users.own_enabled') : t('users.enabled_hint')),
         h('fieldset', { class: 'fieldset' },
-          h('legend', {}, 'Set a new password (optional)'),
-          field('New password', pw, `Leave empty to keep the current password. At least ${MIN_PASSWORD} characters.`),
-          field('Repeat new password', again))),
+          h('legend', {}, t('users.new_password_legend')),
+          field(t('users.new_password'), pw, t('users.new_password_hint', { min: MIN_PASSWORD })),
+          field(t('users.new_password_again'), again))),
       onSubmit: async () => {
         const patch = { display_name: display.value.trim() };
         if (!self) {
@@ -123,31 +124,31 @@ export function renderAdminUsers(container, { app }) {
       },
     });
     if (saved) {
-      toast(`User ${u.login} saved.`, 'success');
+      toast(t('users.saved', { login: u.login }), 'success');
       if (self && saved && typeof saved === 'object' && saved.login) app.setUser({ ...app.user, display_name: saved.display_name });
-      t.reload();
+      table.reload();
     }
   }
 
   async function deleteUser(u) {
     const ok = await confirmDialog({
-      title: 'Delete user',
-      message: `Delete the account ${u.login}${u.display_name ? ` (${u.display_name})` : ''}? This cannot be undone.`,
-      confirmLabel: 'Delete user',
+      title: t('users.delete_title'),
+      message: u.display_name ? t('users.delete_message_named', { login: u.login, name: u.display_name }) : t('users.delete_message', { login: u.login }),
+      confirmLabel: t('users.delete_title'),
     });
     if (!ok) return;
     try {
       await api.deleteUser(u.id);
-      toast(`User ${u.login} deleted.`, 'success');
-      t.reload();
+      toast(t('users.deleted', { login: u.login }), 'success');
+      table.reload();
     } catch (err) {
       toast(err.message, 'error');
     }
   }
 
-  const create = h('button', { type: 'button', id: 'user-create', class: 'btn btn-primary', on: { click: createUser } }, '+ New user');
+  const create = h('button', { type: 'button', id: 'user-create', class: 'btn btn-primary', on: { click: createUser } }, `+ ${t('users.new')}`);
   container.append(
-    pageHeader('Users', filterBox('user-filter', 'Filter users', t), create),
-    t.el);
-  return t.stop;
+    pageHeader(t('users.title'), filterBox('user-filter', t('users.filter'), table), create),
+    table.el);
+  return table.stop;
 }

@@ -6,13 +6,15 @@ import { displayName } from '../protocol.js';
 import { MediaEngine } from '../media.js';
 import { gridLayout, layerFor, rightsMessage } from '../media-parts.js';
 import { avatar } from './room-parts.js';
+import { t } from '../i18n.js';
+import { listDevices, chooseDevice, storedDevice, storeDevice, speakerSupported, applySpeaker, LevelMeter } from '../devices.js';
 
 // Toggle buttons (aria-pressed): a constant name, the icon and the colour follow the state; the tooltip says
 // what a click does.
 const BUTTONS = {
-  microphone: { id: 'toggle-mic', text: 'Microphone', on: 'Turn the microphone off', off: 'Turn the microphone on', iconOn: 'mic', iconOff: 'mic_off' },
-  camera: { id: 'toggle-camera', text: 'Camera', on: 'Turn the camera off', off: 'Turn the camera on', iconOn: 'video', iconOff: 'video_off' },
-  screen: { id: 'toggle-screen', text: 'Share screen', on: 'Stop sharing your screen', off: 'Share your screen, a window or a tab', iconOn: 'screen_off', iconOff: 'screen' },
+  microphone: { id: 'toggle-mic', text: () => t('media.button.mic'), on: () => t('media.button.mic_on'), off: () => t('media.button.mic_off'), iconOn: 'mic', iconOff: 'mic_off' },
+  camera: { id: 'toggle-camera', text: () => t('media.button.camera'), on: () => t('media.button.camera_on'), off: () => t('media.button.camera_off'), iconOn: 'video', iconOff: 'video_off' },
+  screen: { id: 'toggle-screen', text: () => t('media.button.screen'), on: () => t('media.button.screen_on'), off: () => t('media.button.screen_off'), iconOn: 'screen_off', iconOff: 'screen' },
 };
 const INTERVIEW_PUBLISHERS = 2;
 
@@ -35,11 +37,11 @@ export function createMediaView({ session, notice, nameOf }) {
   const errorText = h('span', { class: 'media-error-text' });
   const error = h('div', { id: 'media-error', class: 'media-error', role: 'alert', hidden: true },
     errorText,
-    h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Dismiss', on: { click: () => clearError() } }, icon('close')));
+    h('button', { type: 'button', class: 'icon-btn', 'aria-label': t('common.dismiss'), on: { click: () => clearError() } }, icon('close')));
   const enableAudio = h('button', { type: 'button', id: 'enable-audio', class: 'btn btn-primary btn-small', hidden: true },
-    icon('volume'), 'Turn on sound');
+    icon('volume'), t('media.enable_audio'));
   const audioBox = h('div', { id: 'remote-audio', hidden: true });
-  const section = h('section', { id: 'media', class: 'media-stage', 'aria-label': 'Audio and video' },
+  const section = h('section', { id: 'media', class: 'media-stage', 'aria-label': t('media.section') },
     h('div', { class: 'video-area' }, grid, empty), h('div', { class: 'media-messages' }, rights, error, enableAudio), audioBox);
 
   const buttons = {};
@@ -47,19 +49,31 @@ export function createMediaView({ session, notice, nameOf }) {
     buttons[label] = h('button', {
       type: 'button', id: b.id, class: 'btn btn-secondary btn-tool btn-media', 'aria-pressed': 'false', disabled: true,
       dataset: { media: label }, on: { click: () => toggle(label) },
-    }, icon(b.iconOff), h('span', { class: 'label' }, b.text));
+    }, icon(b.iconOff), h('span', { class: 'label' }, b.text()));
   }
+  // Our own microphone level, inside the microphone button while it is on.
+  const micLevel = h('span', { id: 'mic-level', class: 'mic-level', role: 'meter', 'aria-label': t('media.my_level'), 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': '0', dataset: { level: '0' }, hidden: true },
+    h('span', { class: 'mic-level-fill' }));
+  buttons.microphone.appendChild(micLevel);
+  let meter = null;
+  let meterTrack = null;
+
+  const hasSpeakers = speakerSupported();
+  let speakerId = storedDevice('speaker');
   const selects = {
-    microphone: h('select', { id: 'select-mic', 'aria-label': 'Microphone', on: { change: (ev) => engine.selectDevice('microphone', ev.target.value) } }),
-    camera: h('select', { id: 'select-camera', 'aria-label': 'Camera', on: { change: (ev) => engine.selectDevice('camera', ev.target.value) } }),
+    microphone: h('select', { id: 'select-mic', on: { change: (ev) => engine.selectDevice('microphone', ev.target.value) } }),
+    camera: h('select', { id: 'select-camera', on: { change: (ev) => engine.selectDevice('camera', ev.target.value) } }),
+    speaker: h('select', { id: 'select-speaker', on: { change: (ev) => setSpeaker(ev.target.value) } }),
   };
+  const devicesLabel = t('media.devices_title');
   const devices = h('details', { id: 'device-menu', class: 'device-menu' },
-    h('summary', { class: 'btn btn-secondary btn-tool btn-devices', title: 'Choose the microphone and the camera' },
-      icon('sliders'), h('span', { class: 'sr-only' }, 'Devices')),
-    h('div', { class: 'device-panel', role: 'group', 'aria-label': 'Devices' },
-      h('label', { for: 'select-mic' }, icon('mic'), ' Microphone'), selects.microphone,
-      h('label', { for: 'select-camera' }, icon('video'), ' Camera'), selects.camera,
-      h('p', { class: 'muted small device-hint', hidden: true }, 'Device names appear once the browser has allowed the microphone or the camera.')));
+    h('summary', { class: 'btn btn-secondary btn-tool btn-devices', title: devicesLabel, 'aria-label': devicesLabel },
+      icon('sliders'), h('span', { class: 'label' }, t('media.devices'))),
+    h('div', { class: 'device-panel', role: 'group', 'aria-label': t('media.devices') },
+      h('label', { for: 'select-mic' }, icon('mic'), ` ${t('media.microphone')}`), selects.microphone,
+      h('label', { for: 'select-camera' }, icon('video'), ` ${t('media.camera')}`), selects.camera,
+      hasSpeakers ? [h('label', { for: 'select-speaker' }, icon('volume'), ` ${t('media.speaker')}`), selects.speaker] : null,
+      h('p', { class: 'muted small device-hint', hidden: true }, t('media.device_names_hint'))));
   devices.addEventListener('toggle', () => {
     if (devices.open) fillDevices();
   });
@@ -134,15 +148,17 @@ export function createMediaView({ session, notice, nameOf }) {
     return out;
   }
 
-  function makeTile(t) {
-    const name = t.self ? 'You' : displayName(t.p);
-    const placeholder = h('div', { class: 'tile-placeholder' }, avatar(displayName(t.p)));
+  function makeTile(tile) {
+    const name = displayName(tile.p);
+    const placeholder = h('div', { class: 'tile-placeholder' }, avatar(name));
     const mic = h('span', { class: 'tile-mic', role: 'img' });
     const caption = h('div', { class: 'tile-caption' }, mic,
-      h('span', { class: 'tile-name' }, t.label === 'screen' ? `${name === 'You' ? 'Your' : `${name}’s`} screen` : name));
+      h('span', { class: 'tile-name' }, tile.label === 'screen'
+        ? (tile.self ? t('media.tile.your_screen') : t('media.tile.screen_of', { name }))
+        : (tile.self ? t('media.tile.you') : name)));
     const el = h('div', {
-      class: ['video-tile', t.label === 'screen' ? 'screen-tile' : null, t.self ? 'self-tile' : null],
-      dataset: { key: t.key, label: t.label },
+      class: ['video-tile', tile.label === 'screen' ? 'screen-tile' : null, tile.self ? 'self-tile' : null],
+      dataset: { key: tile.key, label: tile.label },
     }, placeholder, caption);
     el.addEventListener('dblclick', () => {
       if (document.fullscreenElement) document.exitFullscreen?.().catch(() => {});
@@ -151,25 +167,25 @@ export function createMediaView({ session, notice, nameOf }) {
     return el;
   }
 
-  function updateTile(el, t, index, main, layout, speaker) {
-    const login = t.p.user?.login || '';
-    el.dataset.participantId = String(t.p.id);
+  function updateTile(el, tile, index, main, layout, speaker) {
+    const login = tile.p.user?.login || '';
+    el.dataset.participantId = String(tile.p.id);
     el.dataset.login = login;
-    if (t.self) el.dataset.self = 'true';
+    if (tile.self) el.dataset.self = 'true';
     el.style.order = String(index);
     el.classList.toggle('is-main', main);
-    el.classList.toggle('speaking', t.label === 'camera' && speaker != null && String(speaker) === String(t.p.id) && t.mic);
+    el.classList.toggle('speaking', tile.label === 'camera' && speaker != null && String(speaker) === String(tile.p.id) && tile.mic);
     const mic = el.querySelector('.tile-mic');
-    if (t.label === 'camera' && mic.dataset.on !== String(t.mic)) {
-      mic.dataset.on = String(t.mic);
-      mic.replaceChildren(icon(t.mic ? 'mic' : 'mic_off'));
-      mic.setAttribute('aria-label', t.mic ? 'Microphone on' : 'Microphone off');
+    if (tile.label === 'camera' && mic.dataset.on !== String(tile.mic)) {
+      mic.dataset.on = String(tile.mic);
+      mic.replaceChildren(icon(tile.mic ? 'mic' : 'mic_off'));
+      mic.setAttribute('aria-label', tile.mic ? t('participant.mic_on') : t('participant.mic_off'));
     }
-    const stream = t.self ? t.stream : t.track ? streamOf(t.track) : null;
+    const stream = tile.self ? tile.stream : tile.track ? streamOf(tile.track) : null;
     let video = el.querySelector('video');
     if (stream) {
       if (!video) {
-        video = h('video', { autoplay: true, playsinline: true, 'aria-label': `Video of ${displayName(t.p)}` });
+        video = h('video', { autoplay: true, playsinline: true, 'aria-label': t('media.tile.video_of', { name: displayName(tile.p) }) });
         video.muted = true; // sound plays through the audio elements
         el.prepend(video);
       }
@@ -185,19 +201,19 @@ export function createMediaView({ session, notice, nameOf }) {
       }
       el.classList.remove('has-video');
     }
-    if (!t.self && t.label === 'camera' && t.track) engine.setLayer(t.p.id, layerFor(layout, { main }));
+    if (!tile.self && tile.label === 'camera' && tile.track) engine.setLayer(tile.p.id, layerFor(layout, { main }));
   }
 
   function renderGrid() {
     const wanted = wantedTiles();
-    const screens = wanted.filter((t) => t.label === 'screen').length;
+    const screens = wanted.filter((tile) => tile.label === 'screen').length;
     const { layout, columns, rows } = gridLayout(wanted.length, screens);
     grid.dataset.layout = layout;
     grid.dataset.tiles = String(wanted.length);
     grid.style.setProperty('--cols', String(columns));
     grid.style.setProperty('--rows', String(rows || 1));
     section.dataset.tiles = String(wanted.length);
-    const keys = new Set(wanted.map((t) => t.key));
+    const keys = new Set(wanted.map((tile) => tile.key));
     for (const [key, el] of tiles) {
       if (!keys.has(key)) {
         el.querySelector('video')?.remove();
@@ -205,23 +221,21 @@ export function createMediaView({ session, notice, nameOf }) {
         tiles.delete(key);
       }
     }
-    wanted.forEach((t, i) => {
-      let el = tiles.get(t.key);
+    wanted.forEach((tile, i) => {
+      let el = tiles.get(tile.key);
       if (!el) {
-        el = makeTile(t);
-        tiles.set(t.key, el);
+        el = makeTile(tile);
+        tiles.set(tile.key, el);
         grid.appendChild(el); // never moved afterwards (a moved <video> pauses): CSS order sorts
       }
-      updateTile(el, t, i, layout === 'screen' && i === 0, layout, session.speaker);
+      updateTile(el, tile, i, layout === 'screen' && i === 0, layout, session.speaker);
     });
     empty.hidden = wanted.length > 0;
     grid.hidden = wanted.length === 0;
     if (!wanted.length) {
       emptyText.textContent = !engine.available && session.media
-        ? 'Audio and video are not available on this server.'
-        : engine.canPublish
-          ? 'Nobody is on camera yet. Turn on your microphone or camera to join in.'
-          : 'Video and shared screens will appear here.';
+        ? t('media.unavailable')
+        : engine.canPublish ? t('media.empty_can_publish') : t('media.empty');
     }
   }
 
@@ -239,6 +253,7 @@ export function createMediaView({ session, notice, nameOf }) {
       if (audios.has(mid)) continue;
       const el = h('audio', { autoplay: true, dataset: { mid } });
       el.srcObject = new MediaStream([track]);
+      if (hasSpeakers && speakerId) applySpeaker(el, speakerId);
       audioBox.appendChild(el);
       audios.set(mid, el);
       el.play?.().catch((err) => {
@@ -251,9 +266,7 @@ export function createMediaView({ session, notice, nameOf }) {
   function renderButtons() {
     const open = session.state === 'open';
     const can = engine.canPublish;
-    const why = !engine.available && session.media
-      ? 'Audio and video are not available on this server.'
-      : rightsMessage(session.room?.kind);
+    const why = !engine.available && session.media ? t('media.unavailable') : rightsMessage(session.room?.kind);
     for (const [label, b] of Object.entries(BUTTONS)) {
       const btn = buttons[label];
       const on = engine.isOn(label);
@@ -263,7 +276,7 @@ export function createMediaView({ session, notice, nameOf }) {
       btn.classList.toggle('is-on', on);
       btn.classList.toggle('is-off', !on && label === 'microphone' && can && open);
       btn.classList.toggle('is-busy', starting);
-      btn.title = !open ? 'Not connected to the room' : !can && !on ? why : starting ? 'Starting…' : on ? b.on : b.off;
+      btn.title = !open ? t('room.not_connected') : !can && !on ? why : starting ? t('media.starting') : on ? b.on() : b.off();
       if (btn.dataset.state !== String(on)) {
         btn.dataset.state = String(on);
         btn.querySelector('svg').replaceWith(icon(on ? b.iconOn : b.iconOff));
@@ -275,7 +288,7 @@ export function createMediaView({ session, notice, nameOf }) {
     let text = '';
     const you = session.you;
     if (session.state === 'open' && you) {
-      if (!engine.available && session.media) text = 'Audio and video are not available on this server.';
+      if (!engine.available && session.media) text = t('media.unavailable');
       else if (!engine.canPublish) text = rightsMessage(session.room?.kind);
       else if (session.room?.kind === 'interview' && !engine.publishing) {
         const speaking = [...session.participants.values()]
@@ -293,6 +306,30 @@ export function createMediaView({ session, notice, nameOf }) {
     renderAudio();
     renderButtons();
     renderRights();
+    renderLevel();
+  }
+
+  /** The level meter in the microphone button follows our microphone track. */
+  function renderLevel() {
+    const track = engine.local.microphone;
+    if (track === meterTrack) return;
+    meter?.stop();
+    meter = null;
+    meterTrack = track;
+    micLevel.hidden = !track;
+    if (!track) return;
+    meter = new LevelMeter(track, (level) => {
+      const pct = Math.round(level * 100);
+      micLevel.dataset.level = String(pct);
+      micLevel.setAttribute('aria-valuenow', String(pct));
+      micLevel.style.setProperty('--level', String(level));
+    });
+  }
+
+  async function setSpeaker(deviceId) {
+    speakerId = deviceId || '';
+    storeDevice('speaker', speakerId);
+    await Promise.all([...audios.values()].map((el) => applySpeaker(el, speakerId)));
   }
 
   /** Refreshes the speaking highlight only (active_speaker comes often). */
@@ -304,13 +341,18 @@ export function createMediaView({ session, notice, nameOf }) {
     }
   }
 
+  const NONE = {
+    microphone: () => t('media.no_microphone'),
+    camera: () => t('media.no_camera'),
+    speaker: () => t('media.default_speaker'),
+  };
   async function fillDevices() {
-    const list = await engine.listDevices();
-    for (const label of ['microphone', 'camera']) {
+    const list = await listDevices(engine.mediaDevices);
+    for (const label of hasSpeakers ? ['microphone', 'camera', 'speaker'] : ['microphone', 'camera']) {
       const sel = selects[label];
-      const current = engine.deviceId(label);
+      const current = label === 'speaker' ? chooseDevice(list.speaker, speakerId) : engine.deviceId(label);
       const options = list[label].map((d) => h('option', { value: d.deviceId, selected: d.deviceId === current }, d.label));
-      if (!options.length) options.push(h('option', { value: '' }, label === 'camera' ? 'No camera found' : 'No microphone found'));
+      if (!options.length) options.push(h('option', { value: '' }, NONE[label]()));
       sel.replaceChildren(...options);
       sel.disabled = !list[label].length;
       if (current && list[label].some((d) => d.deviceId === current)) sel.value = current;
@@ -337,14 +379,14 @@ export function createMediaView({ session, notice, nameOf }) {
     render();
   });
   listen(engine, 'muted', (ev) => {
-    notice(`${nameOf(ev.detail.by)} turned your microphone off. Turn it on again when you want to speak.`, 'warn', { key: 'muted', ms: 12000 });
+    notice(t('media.muted_by', { name: nameOf(ev.detail.by) }), 'warn', { key: 'muted', ms: 12000 });
   });
   listen(engine, 'rights', (ev) => {
     const { can_publish: can } = ev.detail;
     const presenting = session.room?.kind === 'presentation' && !session.isModerator;
     const text = can
-      ? `${presenting ? 'You are now a presenter: you' : 'You'} may speak and show video. Turn on your microphone or camera.`
-      : `${presenting ? 'You are no longer a presenter: your' : 'You may no longer speak or show video here; your'} microphone and camera were turned off.`;
+      ? (presenting ? t('media.rights.now_presenter') : t('media.rights.may_publish'))
+      : (presenting ? t('media.rights.no_longer_presenter') : t('media.rights.may_not_publish'));
     notice(text, can ? 'success' : 'warn', { key: 'rights', ms: 8000 });
   });
   for (const type of ['participants', 'state', 'welcome', 'room']) listen(session, type, render);
@@ -376,14 +418,21 @@ export function createMediaView({ session, notice, nameOf }) {
     render,
     /** What is on, as letters for the next page after a move to another node: m microphone, c camera. */
     carried: () => (engine.isOn('microphone') ? 'm' : '') + (engine.isOn('camera') ? 'c' : ''),
-    /** Turns on again what was on before the move (screen sharing needs a click: not carried). */
-    restore(letters) {
-      if (!engine.canPublish) return;
-      if (letters.includes('m')) engine.setOn('microphone', true);
-      if (letters.includes('c')) engine.setOn('camera', true);
+    /**
+     * Turns on what was on before the move, or what the device check chose (screen sharing needs a click: not
+     * carried). tracks: the device check's live tracks, used instead of asking for the devices again.
+     */
+    restore(letters, tracks = {}) {
+      const want = { microphone: letters.includes('m'), camera: letters.includes('c') };
+      for (const label of ['microphone', 'camera']) {
+        const track = tracks[label] || null;
+        if (want[label] && engine.canPublish) engine.setOn(label, true, { track });
+        else track?.stop();
+      }
     },
     destroy() {
       for (const off of offs) off();
+      meter?.stop();
       engine.destroy();
       for (const el of audios.values()) el.srcObject = null;
       for (const el of tiles.values()) {

@@ -1,6 +1,8 @@
 // Rendering pieces of the room page: participant rows and chat messages.
 import { h, icon, formatTime, formatDateTime } from '../dom.js';
 import { displayName } from '../protocol.js';
+import { t } from '../i18n.js';
+import { linkify } from '../linkify.js';
 
 /** A round avatar with initials; the colour follows the name. */
 export function avatar(name) {
@@ -12,21 +14,24 @@ export function avatar(name) {
 }
 
 const ACTIONS = [
-  { action: 'lower_hand', label: 'Lower hand', when: (p) => p.hand_raised, aria: (n) => `Lower the hand of ${n}` },
-  { action: 'mute', label: 'Mute', when: (p) => !!p.media?.microphone, icon: 'mic_off', aria: (n) => `Turn off the microphone of ${n}` },
-  { action: 'ask_mute', label: 'Ask to mute', when: () => true, aria: (n) => `Ask ${n} to mute` },
-  { action: 'grant_presenter', label: 'Make presenter', when: (p, kind) => kind === 'presentation' && !p.presenter && !p.moderator, icon: 'presenter', aria: (n) => `Let ${n} present` },
-  { action: 'revoke_presenter', label: 'Remove presenter', when: (p, kind) => kind === 'presentation' && !!p.presenter, aria: (n) => `Stop ${n} presenting` },
-  { action: 'grant_moderator', label: 'Make moderator', when: (p) => !p.moderator, aria: (n) => `Make ${n} a moderator` },
-  { action: 'revoke_moderator', label: 'Revoke moderator', when: (p) => p.moderator, aria: (n) => `Revoke moderator rights of ${n}` },
-  { action: 'kick', label: 'Remove', when: () => true, icon: 'kick', danger: true, aria: (n) => `Remove ${n} from the room` },
+  { action: 'lower_hand', label: () => t('participant.lower_hand'), when: (p) => p.hand_raised, aria: (name) => t('participant.lower_hand_of', { name }) },
+  { action: 'mute', label: () => t('participant.mute'), when: (p) => !!p.media?.microphone, icon: 'mic_off', aria: (name) => t('participant.mute_of', { name }) },
+  { action: 'ask_mute', label: () => t('participant.ask_mute'), when: () => true, aria: (name) => t('participant.ask_mute_of', { name }) },
+  { action: 'grant_presenter', label: () => t('participant.grant_presenter'), when: (p, kind) => kind === 'presentation' && !p.presenter && !p.moderator, icon: 'presenter', aria: (name) => t('participant.grant_presenter_of', { name }) },
+  { action: 'revoke_presenter', label: () => t('participant.revoke_presenter'), when: (p, kind) => kind === 'presentation' && !!p.presenter, aria: (name) => t('participant.revoke_presenter_of', { name }) },
+  { action: 'grant_whiteboard', label: () => t('participant.grant_whiteboard'), when: (p) => !p.moderator && !p.can_draw, aria: (name) => t('participant.grant_whiteboard_of', { name }) },
+  { action: 'revoke_whiteboard', label: () => t('participant.revoke_whiteboard'), when: (p) => !p.moderator && !!p.can_draw, aria: (name) => t('participant.revoke_whiteboard_of', { name }) },
+  { action: 'grant_moderator', label: () => t('participant.grant_moderator'), when: (p) => !p.moderator, aria: (name) => t('participant.grant_moderator_of', { name }) },
+  { action: 'revoke_moderator', label: () => t('participant.revoke_moderator'), when: (p) => p.moderator, aria: (name) => t('participant.revoke_moderator_of', { name }) },
+  { action: 'kick', label: () => t('participant.kick'), when: () => true, icon: 'kick', danger: true, aria: (name) => t('participant.kick_of', { name }) },
 ];
 
 /**
  * Renders the participant list in place.
  * Each row: li[data-participant-id][data-login][data-microphone][data-camera][data-screen], .participant-name,
  * .badge-moderator, .badge-presenter, .hand-indicator, .media-icons (.media-microphone, .media-camera, .media-screen),
- * and for moderators buttons [data-action] (lower_hand, mute, ask_mute, grant_presenter, revoke_presenter,
+ * .badge-draw (may draw on the whiteboard, not being a moderator), and for moderators buttons [data-action]
+ * (lower_hand, mute, ask_mute, grant_presenter, revoke_presenter, grant_whiteboard, revoke_whiteboard,
  * grant_moderator, revoke_moderator, kick). kind: the room's kind; speaker: the active speaker's id.
  */
 export function renderParticipants(ul, participants, { you, moderator, onAction, kind = null, speaker = null }) {
@@ -44,10 +49,12 @@ export function renderParticipants(ul, participants, { you, moderator, onAction,
     const user = p.user || {};
     const nameEl = h('span', { class: 'participant-name', title: user.login ? `${name} (${user.login})` : name }, name);
     const badges = h('span', { class: 'participant-badges' },
-      isYou ? h('span', { class: 'badge badge-you' }, 'You') : null,
-      p.moderator ? h('span', { class: 'badge badge-moderator', title: 'Moderator' }, icon('shield'), 'Moderator') : null,
-      p.presenter ? h('span', { class: 'badge badge-presenter', title: 'May speak and show video in this presentation' }, icon('presenter'), 'Presenter') : null,
-      p.hand_raised ? h('span', { class: 'hand-indicator', title: 'Hand raised', role: 'img', 'aria-label': 'Hand raised' }, icon('hand')) : null);
+      isYou ? h('span', { class: 'badge badge-you' }, t('participant.you')) : null,
+      p.moderator ? h('span', { class: 'badge badge-moderator', title: t('participant.moderator') }, icon('shield'), t('participant.moderator')) : null,
+      p.guest ? h('span', { class: 'badge badge-guest', title: t('lobby.guest_title') }, t('lobby.guest')) : null,
+      p.presenter ? h('span', { class: 'badge badge-presenter', title: t('participant.presenter_title') }, icon('presenter'), t('participant.presenter')) : null,
+      p.can_draw && !p.moderator ? h('span', { class: 'badge badge-draw', title: t('participant.can_draw_title') }, t('participant.can_draw')) : null,
+      p.hand_raised ? h('span', { class: 'hand-indicator', title: t('participant.hand_raised'), role: 'img', 'aria-label': t('participant.hand_raised') }, icon('hand')) : null);
     const media = mediaIcons(p);
     let actions = null;
     if (moderator && !isYou) {
@@ -58,7 +65,7 @@ export function renderParticipants(ul, participants, { you, moderator, onAction,
           dataset: { action: a.action },
           'aria-label': a.aria(name),
           on: { click: () => onAction(a.action, p) },
-        }, a.icon ? icon(a.icon) : null, a.label)));
+        }, a.icon ? icon(a.icon) : null, a.label())));
     }
     const m = p.media || {};
     const speaking = speaker != null && String(speaker) === String(p.id) && !!m.microphone;
@@ -74,6 +81,7 @@ export function renderParticipants(ul, participants, { you, moderator, onAction,
         camera: String(!!m.camera),
         screen: String(!!m.screen),
         presenter: String(!!p.presenter),
+        canDraw: String(!!p.can_draw),
       },
     },
     h('div', { class: 'participant-row' }, avatar(name), h('div', { class: 'participant-main' }, nameEl, badges), media),
@@ -94,10 +102,10 @@ function mediaIcons(p) {
   const m = p.media || {};
   const item = (cls, name, label) => h('span', { class: ['media-icon', cls], role: 'img', 'aria-label': label, title: label }, icon(name));
   const items = [
-    m.screen ? item('media-screen', 'screen', 'Sharing their screen') : null,
-    m.camera ? item('media-camera', 'video', 'Camera on') : null,
-    m.microphone ? item('media-microphone is-on', 'mic', 'Microphone on')
-      : p.can_publish ? item('media-microphone is-off', 'mic_off', 'Microphone off') : null,
+    m.screen ? item('media-screen', 'screen', t('participant.sharing_screen')) : null,
+    m.camera ? item('media-camera', 'video', t('participant.camera_on')) : null,
+    m.microphone ? item('media-microphone is-on', 'mic', t('participant.mic_on'))
+      : p.can_publish ? item('media-microphone is-off', 'mic_off', t('participant.mic_off')) : null,
   ].filter(Boolean);
   return items.length ? h('span', { class: 'media-icons' }, items) : null;
 }
@@ -109,7 +117,8 @@ export function markSpeaker(ul, id) {
   }
 }
 
-/** One chat message: .chat-message[data-message-id] with .chat-author, time.chat-time and .chat-text. */
+/** One chat message: .chat-message[data-message-id] with .chat-author, time.chat-time and .chat-text (URLs in it
+ * as links a.chat-link, built by linkify.js with DOM calls). */
 export function renderMessage(m, you) {
   const user = m.user || {};
   const own = !!you && (m.participant_id === you.id || (you.user && user.id === you.user.id));
@@ -120,5 +129,5 @@ export function renderMessage(m, you) {
   h('div', { class: 'chat-meta' },
     h('span', { class: 'chat-author' }, displayName(user)),
     h('time', { class: 'chat-time', datetime: m.sent_at || '', title: formatDateTime(m.sent_at) }, formatTime(m.sent_at))),
-  h('p', { class: 'chat-text' }, m.text));
+  h('p', { class: 'chat-text' }, linkify(m.text)));
 }

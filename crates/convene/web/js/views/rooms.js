@@ -2,30 +2,32 @@
 import { api } from '../api.js';
 import { h, mount, icon, every, KIND_LABELS } from '../dom.js';
 import { alertBox, pageHeader } from '../ui.js';
+import { t } from '../i18n.js';
 
 const REFRESH_MS = 3000;
 
 export function renderRooms(container, { app }) {
-  document.title = 'Rooms · Convene';
+  document.title = `${t('rooms.title')} · Convene`;
   const cards = new Map(); // room id → {el, refs}
   let rooms = [];
   let loaded = false;
 
   const filter = h('input', {
-    id: 'room-filter', type: 'search', placeholder: 'Filter rooms', 'aria-label': 'Filter rooms by name',
+    id: 'room-filter', type: 'search', placeholder: t('rooms.filter'), 'aria-label': t('rooms.filter_label'),
     autocomplete: 'off',
   });
   const status = h('div', { id: 'room-list-status', class: 'list-status', role: 'status' });
   const list = h('div', { id: 'room-list', class: 'room-grid', 'aria-live': 'off', 'aria-busy': 'true' });
   const empty = h('div', { id: 'room-list-empty', class: 'panel empty-state', hidden: true });
 
-  const adminLink = app.user.role === 'admin'
-    ? h('a', { href: '/admin/rooms', class: 'btn btn-secondary', 'data-link': true, id: 'manage-rooms' }, 'Manage rooms')
+  const manage = { admin: '/admin/rooms', organiser: '/my-rooms' }[app.user.role];
+  const adminLink = manage
+    ? h('a', { href: manage, class: 'btn btn-secondary', 'data-link': true, id: 'manage-rooms' }, t('rooms.manage'))
     : null;
 
   mount(container,
     h('section', { class: 'page rooms-page', 'aria-labelledby': 'rooms-title' },
-      pageHeader('Rooms', filter, adminLink),
+      pageHeader(t('rooms.title'), filter, adminLink),
       status,
       list,
       empty));
@@ -36,21 +38,21 @@ export function renderRooms(container, { app }) {
       name: h('h2', { class: 'room-name' }),
       kind: h('span', { class: 'badge badge-kind' }),
       access: h('span', { class: 'badge' }),
-      mine: h('span', { class: 'badge badge-accent', hidden: true }, 'Moderator'),
+      mine: h('span', { class: 'badge badge-accent', hidden: true }, t('rooms.moderator')),
       comment: h('p', { class: 'room-comment' }),
       count: h('span', { class: 'participant-count', 'aria-hidden': 'false' }),
       capacity: h('span', { class: 'room-capacity' }),
       countLabel: h('span', { class: 'sr-only' }),
       meter: h('span', { class: 'meter-fill' }),
-      full: h('span', { class: 'badge badge-warn', hidden: true }, 'Full'),
-      enter: h('button', { type: 'button', class: 'btn btn-primary enter-room' }, icon('enter'), h('span', {}, 'Enter')),
+      full: h('span', { class: 'badge badge-warn', hidden: true }, t('rooms.full')),
+      enter: h('button', { type: 'button', class: 'btn btn-primary enter-room' }, icon('enter'), h('span', {}, t('rooms.enter'))),
     };
     const el = h('article', { class: 'room-card panel', dataset: { roomId: String(room.id) } },
       h('div', { class: 'room-card-head' }, refs.name, h('div', { class: 'room-badges' }, refs.kind, refs.access, refs.mine)),
       refs.comment,
       h('div', { class: 'room-card-foot' },
         h('div', { class: 'room-occupancy' },
-          h('span', { class: 'count-badge', title: 'People in the room now' }, icon('users'), refs.count, refs.countLabel),
+          h('span', { class: 'count-badge', title: t('rooms.people_now') }, icon('users'), refs.count, refs.countLabel),
           refs.capacity, refs.full),
         refs.enter),
       h('span', { class: 'meter', 'aria-hidden': 'true' }, refs.meter));
@@ -65,9 +67,9 @@ export function renderRooms(container, { app }) {
     refs.name.textContent = room.name;
     refs.kind.textContent = KIND_LABELS[room.kind] || room.kind || '';
     refs.kind.dataset.kind = room.kind || '';
-    refs.access.textContent = room.public ? 'Public' : 'Members only';
+    refs.access.textContent = room.public ? t('rooms.public') : t('rooms.members_only');
     refs.access.className = room.public ? 'badge badge-public' : 'badge badge-private';
-    refs.mine.hidden = !(Array.isArray(room.moderators) && room.moderators.includes(app.user.id));
+    refs.mine.hidden = !(room.owner === app.user.id || (Array.isArray(room.moderators) && room.moderators.includes(app.user.id)));
     refs.comment.textContent = room.comment || '';
     refs.comment.hidden = !room.comment;
     if (refs.count.textContent !== String(live)) {
@@ -76,14 +78,14 @@ export function renderRooms(container, { app }) {
       void card.el.offsetWidth; // restart the highlight animation
       card.el.classList.add('count-changed');
     }
-    refs.countLabel.textContent = live === 1 ? ' person in the room' : ' people in the room';
-    refs.capacity.textContent = cap ? `of ${cap}` : '';
+    refs.countLabel.textContent = ` ${t('rooms.people_in_room', { count: live })}`;
+    refs.capacity.textContent = cap ? t('rooms.of_capacity', { capacity: cap }) : '';
     refs.meter.style.width = cap ? `${Math.min(100, (live / cap) * 100)}%` : '0%';
     const full = cap > 0 && live >= cap;
     refs.full.hidden = !full;
     card.el.classList.toggle('is-full', full);
     card.el.classList.toggle('is-live', live > 0);
-    refs.enter.setAttribute('aria-label', `Enter ${room.name}`);
+    refs.enter.setAttribute('aria-label', t('rooms.enter_named', { name: room.name }));
     card.el.dataset.participants = String(live);
   }
 
@@ -98,13 +100,11 @@ export function renderRooms(container, { app }) {
     }
     if (!loaded) return;
     if (rooms.length === 0) {
-      mount(empty, h('h2', {}, 'No rooms yet'),
-        h('p', {}, app.user.role === 'admin'
-          ? 'Create a room in Administration → Rooms.'
-          : 'You have no rooms to enter. Ask an administrator to add you to a room.'));
+      mount(empty, h('h2', {}, t('rooms.none_title')),
+        h('p', {}, app.user.role === 'admin' ? t('rooms.none_admin') : t('rooms.none_user')));
       empty.hidden = false;
     } else if (shown === 0) {
-      mount(empty, h('p', {}, `No room matches “${filter.value.trim()}”.`));
+      mount(empty, h('p', {}, t('rooms.no_match', { query: filter.value.trim() })));
       empty.hidden = false;
     } else {
       empty.hidden = true;
@@ -150,7 +150,7 @@ export function renderRooms(container, { app }) {
     } catch (err) {
       if (err.status === 401) return;
       failing = true;
-      mount(status, alertBox(loaded ? `Could not refresh the room list: ${err.message}` : err.message,
+      mount(status, alertBox(loaded ? t('rooms.refresh_failed', { message: err.message }) : err.message,
         loaded ? 'warn' : 'error'));
     }
   }

@@ -1,4 +1,4 @@
-//! The frames of `docs/protocol.md`, as types.
+//! The frames of `docs/protocol.md`, as types: what `rooms` and `signal` both speak.
 
 use crate::ids::{ConnectionId, RoomId, UserId};
 use crate::store::{ChatRow, RoomRow};
@@ -66,6 +66,39 @@ pub enum ClientMsg {
     RevokePresenter {
         participant_id: ConnectionId,
     },
+    /// Moderators: let someone waiting in the lobby into the room.
+    Admit {
+        participant_id: ConnectionId,
+    },
+    /// Moderators: send someone waiting in the lobby away.
+    Refuse {
+        participant_id: ConnectionId,
+    },
+    /// A whiteboard operation (`boards::model::Op`).
+    Board {
+        op: crate::boards::Op,
+    },
+    /// A laser pointer or unfinished stroke: relayed, never stored.
+    BoardLive {
+        board: u32,
+        #[serde(default)]
+        pointer: Option<Point>,
+        #[serde(default)]
+        draft: Option<crate::boards::Element>,
+    },
+    GrantWhiteboard {
+        participant_id: ConnectionId,
+    },
+    RevokeWhiteboard {
+        participant_id: ConnectionId,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
 }
 
 impl ClientMsg {
@@ -79,7 +112,9 @@ impl ClientMsg {
             | ClientMsg::AskMute { participant_id }
             | ClientMsg::Mute { participant_id }
             | ClientMsg::GrantPresenter { participant_id }
-            | ClientMsg::RevokePresenter { participant_id } => Some(participant_id),
+            | ClientMsg::RevokePresenter { participant_id }
+            | ClientMsg::GrantWhiteboard { participant_id }
+            | ClientMsg::RevokeWhiteboard { participant_id } => Some(participant_id),
             _ => None,
         }
     }
@@ -127,6 +162,21 @@ pub struct ParticipantView {
     /// Granted publishing in a presentation room.
     pub presenter: bool,
     pub media: MediaFlags,
+    /// Came in through an invitation, without an account.
+    pub guest: bool,
+    /// May change the whiteboard: a moderator, or granted the right.
+    pub can_draw: bool,
+}
+
+/// Someone waiting in the lobby (`lobby`), as moderators see them.
+#[derive(Debug, Clone, Serialize)]
+pub struct WaiterView {
+    /// The waiting connection (the `participant_id` to admit or refuse).
+    pub id: ConnectionId,
+    pub user: UserView,
+    pub guest: bool,
+    /// When they started waiting (RFC 3339, UTC).
+    pub since: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -135,6 +185,7 @@ pub struct RoomView {
     pub name: String,
     pub kind: &'static str,
     pub capacity: i64,
+    pub waiting_room: bool,
 }
 
 impl From<&RoomRow> for RoomView {
@@ -144,6 +195,7 @@ impl From<&RoomRow> for RoomView {
             name: r.name.clone(),
             kind: r.kind.as_str(),
             capacity: r.capacity,
+            waiting_room: r.waiting_room,
         }
     }
 }
@@ -218,7 +270,8 @@ pub enum ServerMsg<'a> {
     Moderator {
         participant_id: &'a ConnectionId,
         moderator: bool,
-        by: &'a ConnectionId,
+        /// None when the right follows an edit of the room or of the account.
+        by: Option<&'a ConnectionId>,
     },
     MuteRequested {
         by: &'a ParticipantView,
@@ -227,7 +280,7 @@ pub enum ServerMsg<'a> {
         room: RoomView,
     },
     Error {
-        code: &'a str,
+        code: ErrorCode,
         message: &'a str,
     },
     Pong {
@@ -254,6 +307,76 @@ pub enum ServerMsg<'a> {
         presenter: bool,
         by: &'a ConnectionId,
     },
+    /// The server's answer to the client's offer for its publishing (up) connection.
+    MediaAnswer {
+        sdp: &'a str,
+    },
+    /// The server's offer for the receiving (down) connection.
+    MediaOffer {
+        sdp: &'a str,
+    },
+    /// What each mid of the down connection carries.
+    MediaTracks {
+        tracks: Vec<TrackView<'a>>,
+    },
+    ActiveSpeaker {
+        participant_id: Option<&'a str>,
+    },
+    /// The server closed one of the participant's peer connections: offer again.
+    MediaClosed {
+        direction: MediaDirection,
+    },
+    /// To someone who entered a room with a waiting room: wait until a moderator admits
+    /// (`admitted`, then `welcome`) or refuses (close 4002) them.
+    Waiting {
+        participant_id: &'a ConnectionId,
+        room: RoomView,
+    },
+    /// To a waiter: a moderator let them in; `welcome` follows.
+    Admitted {
+        by: Option<&'a ConnectionId>,
+    },
+    /// To moderators: who waits in the lobby now (everyone, oldest first).
+    Lobby {
+        waiting: &'a [WaiterView],
+    },
+    Boards {
+        seq: i64,
+        boards: &'a [crate::boards::Board],
+    },
+    Board {
+        seq: i64,
+        by: Option<&'a ConnectionId>,
+        op: &'a crate::boards::Op,
+    },
+    BoardLive {
+        participant_id: &'a ConnectionId,
+        board: u32,
+        pointer: Option<Point>,
+        draft: Option<&'a crate::boards::Element>,
+    },
+    Whiteboard {
+        participant_id: &'a ConnectionId,
+        can_draw: bool,
+        by: Option<&'a ConnectionId>,
+    },
+}
+
+/// One mid of a participant's receiving connection (`media_tracks`).
+#[derive(Debug, Serialize)]
+pub struct TrackView<'a> {
+    pub mid: &'a str,
+    pub participant_id: &'a str,
+    pub kind: &'a str,
+    pub label: &'a str,
+}
+
+/// Which of a participant's two peer connections (`media_closed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaDirection {
+    Up,
+    Down,
 }
 
 impl ServerMsg<'_> {
@@ -262,6 +385,25 @@ impl ServerMsg<'_> {
             .expect("server frames always serialise")
             .into()
     }
+}
+
+/// The `code` of an `error` frame (`docs/protocol.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is malformed or makes no sense here.
+    BadRequest,
+    /// The sender may not do that.
+    Forbidden,
+    /// The participant aimed at is not in the room.
+    NotFound,
+    /// Something the room needs (the database, the media service) is away: try again.
+    Unavailable,
+    /// The room is at capacity (admitting from the lobby).
+    Full,
+    /// The sender is over its rate limit: the frame was refused; slow down.
+    RateLimited,
+    Internal,
 }
 
 /// Why a participant left, as `left.reason` says it.
@@ -300,6 +442,8 @@ pub mod close {
     pub const TOO_BIG: u16 = 1009;
     pub const INTERNAL: u16 = 1011;
     pub const KICKED: u16 = 4001;
+    /// A moderator did not let the waiter in (waiting room).
+    pub const REFUSED: u16 = 4002;
     pub const ACCESS_WITHDRAWN: u16 = 4003;
     pub const TOO_SLOW: u16 = 4008;
     pub const ROOM_MOVED: u16 = 4010;
@@ -342,6 +486,47 @@ pub fn clean_chat(text: &str) -> Result<String, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The media frames as `docs/protocol.md` and the web client (`web/js/media.js`) read them.
+    #[test]
+    fn media_frames_keep_their_wire_shape() {
+        let json = |m: ServerMsg| serde_json::from_str::<serde_json::Value>(&m.to_frame()).unwrap();
+        assert_eq!(
+            json(ServerMsg::MediaTracks {
+                tracks: vec![TrackView {
+                    mid: "1",
+                    participant_id: "p",
+                    kind: "video",
+                    label: "camera"
+                }]
+            }),
+            serde_json::json!({"type": "media_tracks", "tracks": [
+                {"mid": "1", "participant_id": "p", "kind": "video", "label": "camera"}]})
+        );
+        assert_eq!(
+            json(ServerMsg::ActiveSpeaker {
+                participant_id: None
+            }),
+            serde_json::json!({"type": "active_speaker", "participant_id": null})
+        );
+        assert_eq!(
+            json(ServerMsg::MediaClosed {
+                direction: MediaDirection::Down
+            }),
+            serde_json::json!({"type": "media_closed", "direction": "down"})
+        );
+        assert_eq!(
+            json(ServerMsg::Error {
+                code: ErrorCode::Unavailable,
+                message: "m"
+            }),
+            serde_json::json!({"type": "error", "code": "unavailable", "message": "m"})
+        );
+        assert_eq!(
+            json(ServerMsg::MediaOffer { sdp: "v=0" }),
+            serde_json::json!({"type": "media_offer", "sdp": "v=0"})
+        );
+    }
 
     #[test]
     fn parses_client_frames() {
