@@ -162,6 +162,9 @@ pub struct Settings {
     /// Resolution of converted pages, in dots per inch.
     #[arg(long, env = "CONVENE_CONVERSION_DPI")]
     pub conversion_dpi: Option<u32>,
+    /// Address space each document converter may take, in MiB.
+    #[arg(long, env = "CONVENE_CONVERSION_MEMORY_LIMIT")]
+    pub conversion_memory_limit: Option<u32>,
 }
 
 impl Settings {
@@ -224,7 +227,8 @@ impl Settings {
             upload_timeout,
             conversion_timeout,
             conversion_max_pages,
-            conversion_dpi
+            conversion_dpi,
+            conversion_memory_limit
         )
     }
 }
@@ -569,6 +573,13 @@ impl Settings {
                     10_000,
                 )?,
                 dpi: bounded("conversion_dpi", self.conversion_dpi, 120, 30, 600)?,
+                memory: u64::from(bounded(
+                    "conversion_memory_limit",
+                    self.conversion_memory_limit,
+                    2048,
+                    64,
+                    1 << 20,
+                )?) << 20,
             },
         })
     }

@@ -38,6 +38,8 @@ pub struct Node {
     pub lease: Arc<crate::lease::Lease>,
     /// Handed-out URLs that name this machine only, already warned about.
     pub url_warnings: crate::public_url::UnreachableWarnings,
+    /// Fonts and turns for whiteboard exports.
+    pub exports: crate::boards::export::Exporter,
     /// The narrow handle of the cluster's background work (lease, events, jobs).
     pub cluster: ClusterContext,
 }

@@ -155,6 +155,7 @@ pub async fn run_observed(
         tasks,
         lease,
         url_warnings: Default::default(),
+        exports: Default::default(),
         cluster: cluster.clone(),
     });
     crate::maintenance::check_storage(&cluster).await;

@@ -473,6 +473,7 @@ impl World {
             path = path.replace("{id}", &id);
         }
         path.replace("{participant}", "0123456789abcdef0123456789abcdef")
+            .replace("{board}", "1")
     }
 
     async fn body(&mut self, row: &Row, who: Who) -> Option<Value> {

@@ -543,3 +543,110 @@ async fn a_job_whose_node_died_is_converted_by_another() {
         "{job:?}"
     );
 }
+
+fn picture(bytes: &[u8]) -> image::RgbaImage {
+    image::load_from_memory(bytes).unwrap().to_rgba8()
+}
+
+/// A document's and an image's first page made small, listed and served; none for
+/// other files; gone from the storage with the file.
+#[tokio::test]
+async fn documents_and_images_get_a_thumbnail_of_their_first_page() {
+    if !poppler() {
+        return;
+    }
+    let (node, dir) = node(|s| s.conversion_dpi = Some(72)).await;
+    let admin = node.admin().await;
+    let room = admin.create_room("thumbs", 10).await;
+    let file = upload(
+        &admin,
+        &format!("/api/v1/rooms/{room}/files"),
+        "deck.pdf",
+        &pdf(3, 612, 792),
+    )
+    .await;
+    assert_eq!(file["thumbnail_url"], Value::Null, "none while converting");
+    let id = file["id"].as_i64().unwrap();
+    let done = settled(&admin, id, 30).await;
+    assert_eq!(done["pages"], 3, "{done}");
+    let url = format!("/api/v1/rooms/{room}/files/{id}/thumbnail");
+    assert_eq!(done["thumbnail_url"], url.as_str());
+    let listed = admin.get(&format!("/api/v1/rooms/{room}/files")).await;
+    assert_eq!(listed["files"][0]["thumbnail_url"], url.as_str());
+    let (status, kind, png) = bytes(&admin, &url).await;
+    assert_eq!((status, kind.as_str()), (200, "image/png"));
+    let thumb = picture(&png);
+    // 612 × 792 points made 256 high, its shape kept.
+    assert_eq!(thumb.dimensions(), (198, 256));
+    // The page's blue square (50 points at 10, 10 from the bottom left) is in it.
+    let blue = (0..40)
+        .flat_map(|x| (200..256).map(move |y| (x, y)))
+        .filter(|&(x, y)| {
+            let p = thumb.get_pixel(x, y);
+            p[2] > 150 && p[0] < 100 && p[1] < 100
+        })
+        .count();
+    assert!(blue > 100, "{blue} blue pixels of the first page");
+    let (status, _, again) = bytes(&admin, &format!("/api/v1/files/{id}/thumbnail")).await;
+    assert_eq!(
+        (status, again),
+        (200, png),
+        "the same by the file's own URL"
+    );
+
+    // An image's thumbnail is the image made small.
+    let mut wide = std::io::Cursor::new(Vec::new());
+    image::RgbImage::from_pixel(1200, 600, image::Rgb([200, 30, 30]))
+        .write_to(&mut wide, image::ImageFormat::Png)
+        .unwrap();
+    let img = upload(&admin, "/api/v1/me/files", "wide.png", wide.get_ref()).await;
+    let img = settled(&admin, img["id"].as_i64().unwrap(), 10).await;
+    let url = img["thumbnail_url"].as_str().unwrap().to_string();
+    assert_eq!(url, format!("/api/v1/files/{}/thumbnail", img["id"]));
+    let (_, _, png) = bytes(&admin, &url).await;
+    let thumb = picture(&png);
+    assert_eq!(thumb.dimensions(), (256, 128));
+    assert_eq!(thumb.get_pixel(128, 64)[0], 200);
+
+    // A file that is no document has none.
+    let txt = upload(&admin, "/api/v1/me/files", "notes.txt", b"hello").await;
+    assert_eq!(txt["thumbnail_url"], Value::Null);
+    assert_eq!(txt["pages"], Value::Null);
+    let (status, _, _) = bytes(&admin, &format!("/api/v1/files/{}/thumbnail", txt["id"])).await;
+    assert_eq!(status, 404);
+
+    let thumbs = dir.path().join("files").join("thumbs");
+    assert_eq!(files_under(&thumbs).len(), 2);
+    let (status, _) = admin
+        .send("DELETE", &format!("/api/v1/files/{id}"), None)
+        .await;
+    assert_eq!(status, 204);
+    eventually(10, || async {
+        (files_under(&thumbs).len() == 1).then_some(())
+    })
+    .await;
+}
+
+/// The converters run under `conversion_memory_limit`: a presentation that converts
+/// under the default fails under a limit too small, and the reason names the setting.
+#[tokio::test]
+async fn converters_run_under_the_memory_limit() {
+    if !libreoffice() {
+        return;
+    }
+    let (node, _dir) = node(|s| s.conversion_memory_limit = Some(64)).await;
+    let admin = node.admin().await;
+    let file = upload(&admin, "/api/v1/me/files", "big.odp", &odp(1)).await;
+    let done = settled(&admin, file["id"].as_i64().unwrap(), 60).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let why = done["error"].as_str().unwrap();
+    assert!(
+        why.contains("64 MiB") && why.contains("`conversion_memory_limit`"),
+        "{why}"
+    );
+    // The node is fine, and converts what fits: a PDF.
+    let small = upload(&admin, "/api/v1/me/files", "small.pdf", &pdf(1, 200, 200)).await;
+    let small = settled(&admin, small["id"].as_i64().unwrap(), 30).await;
+    assert_eq!(small["status"], "ready", "{small}");
+    node.stop().await.unwrap();
+}

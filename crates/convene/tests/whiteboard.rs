@@ -364,3 +364,71 @@ async fn a_document_becomes_the_boards_slides_and_its_page_is_followed() {
     assert_eq!(board["elements"][0]["page"], 2);
     node.stop().await.unwrap();
 }
+
+/// The cluster case: a file uploaded through one node is presented in a room hosted by
+/// the other; its slides and the board's export come through either node.
+#[tokio::test]
+async fn a_file_uploaded_on_one_node_is_presented_in_a_room_hosted_by_the_other() {
+    if !poppler() {
+        return;
+    }
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let admin = cluster.node(1).admin().await;
+    let room = admin.create_room("Shared deck", 10).await;
+    let mut t = admin.join(room).await;
+    t.expect("boards").await;
+    let host = t.welcome["server"]["id"].as_i64().unwrap();
+    let other = cluster.nodes.iter().find(|n| n.id != host).unwrap();
+    let uploader = admin.on(&other.url);
+    let deck = upload(
+        &uploader,
+        &format!("/api/v1/rooms/{room}/files"),
+        "deck.pdf",
+        &pdf(2, 400, 300),
+    )
+    .await;
+    let deck = deck["id"].as_i64().unwrap();
+    assert_eq!(settled(&uploader, deck, 60).await["status"], "ready");
+    t.send(json!({"type": "board", "op": {"kind": "document", "board": 1, "file": deck}}))
+        .await;
+    let shown = t.expect("board").await;
+    let pages = shown["op"]["pages"].as_array().unwrap().clone();
+    assert_eq!(pages.len(), 2, "{shown}");
+    t.send(put(vec![stroke("on-slide", 30.0)])).await;
+    t.expect("board").await;
+    for node in &cluster.nodes {
+        let api = admin.on(&node.url);
+        for page in &pages {
+            let url = page["url"].as_str().unwrap();
+            let res = api
+                .http
+                .get(format!("{}{url}", api.base))
+                .bearer_auth(api.sid.as_deref().unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "{url} through node {}", node.id);
+        }
+        let res = api
+            .http
+            .get(format!(
+                "{}/api/v1/rooms/{room}/boards/1/export?format=pdf",
+                api.base
+            ))
+            .bearer_auth(api.sid.as_deref().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "export through node {}", node.id);
+        let body = res.bytes().await.unwrap();
+        assert!(body.starts_with(b"%PDF-"));
+        let pages = body.windows(10).filter(|w| w == b"/Type /Pag").count();
+        assert!(
+            pages >= 2,
+            "two slides, two pages (through node {})",
+            node.id
+        );
+    }
+}

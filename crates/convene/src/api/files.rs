@@ -133,6 +133,12 @@ pub(super) fn content_url(file: &FileRow) -> String {
     }
 }
 
+fn thumbnail_url(file: &FileRow) -> String {
+    let content = content_url(file);
+    let base = content.strip_suffix("/content").unwrap_or(&content);
+    format!("{base}/thumbnail")
+}
+
 pub fn file_json(file: &FileRow) -> Value {
     let (room, owner) = match file.scope {
         Scope::Room(r) => (Some(r), None),
@@ -153,6 +159,12 @@ pub fn file_json(file: &FileRow) -> Value {
         "updated_at": crate::time::rfc3339(file.updated_at),
         "sha256": file.sha256,
         "url": content_url(file),
+        "thumbnail_url": file
+            .thumbnail_key
+            .as_ref()
+            .filter(|_| file.status == "ready")
+            .map(|_| thumbnail_url(file)),
+        "pages": file.page_count.filter(|_| file.status == "ready"),
     })
 }
 

@@ -89,6 +89,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/rooms/{id}/boards", get(boards::list))
         .route(
+            "/api/v1/rooms/{id}/boards/{board}/export",
+            get(boards::export),
+        )
+        .route(
             "/api/v1/rooms/{id}/files/{file}/content",
             get(files::room_content),
         )
@@ -114,6 +118,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/files/{id}/content", get(files::content))
         // A converted document's pages.
         .route("/api/v1/files/{id}/pages", get(pages::pages))
+        .route("/api/v1/files/{id}/thumbnail", get(pages::thumbnail))
+        .route(
+            "/api/v1/rooms/{id}/files/{file}/thumbnail",
+            get(pages::room_thumbnail),
+        )
         .route("/api/v1/files/{id}/pages/{n}", get(pages::page_image))
         .route(
             "/api/v1/rooms/{id}/files/{file}/pages",

@@ -1,6 +1,6 @@
-//! A converted document's pages (`docs/files.md`, "Documents"): the list, and each
-//! page's image. The same access as the file's content: whoever may download the file
-//! may see its pages; a room's guests through the room's form of the routes.
+//! A converted document's pages (`docs/files.md`, "Documents"): the list, each page's
+//! image and the thumbnail. The same access as the file's content: whoever may download
+//! the file may see its pages; a room's guests through the room's form of the routes.
 
 use super::Id;
 use super::files::{content_url, file_and_area};
@@ -127,32 +127,84 @@ async fn page(
         // An image is its own page.
         return serve::respond(&state.storage, file, headers, false).await;
     }
+    stored_png(
+        state,
+        file,
+        page.storage_key,
+        &format!("page {number}"),
+        headers,
+    )
+    .await
+}
+
+/// A PNG we made for `file` (a page, the thumbnail), served as a file of its own.
+async fn stored_png(
+    state: &AppState,
+    file: &FileRow,
+    key: String,
+    what: &str,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     let meta = state
         .storage
         .object_store()
-        .head(&object_store::path::Path::from(page.storage_key.as_str()))
+        .head(&object_store::path::Path::from(key.as_str()))
         .await
         .map_err(|e| {
-            tracing::warn!(file = file.id, error = %e, "cannot read a page from the storage");
-            ApiError::unavailable(
-                "this page cannot be read from the shared storage on this server right now",
-            )
+            tracing::warn!(file = file.id, error = %e, "cannot read a {what} from the storage");
+            ApiError::unavailable(format!(
+                "this {what} cannot be read from the shared storage on this server right now"
+            ))
         })?;
     let stem = file
         .name
         .rsplit_once('.')
         .map(|(s, _)| s)
         .unwrap_or(&file.name);
-    // Pages never change under their key: the key's hash is their ETag.
+    // What we made never changes under its key: the key's hash is its ETag.
     let as_file = FileRow {
-        name: format!("{stem} - page {number}.png"),
+        name: format!("{stem} - {what}.png"),
         size: meta.size as i64,
         content_type: "image/png".into(),
-        sha256: hex::encode(Sha256::digest(page.storage_key.as_bytes())),
-        storage_key: page.storage_key,
+        sha256: hex::encode(Sha256::digest(key.as_bytes())),
+        storage_key: key,
         ..file.clone()
     };
     serve::respond(&state.storage, &as_file, headers, false).await
+}
+
+async fn thumbnail_of(
+    state: &AppState,
+    file: &FileRow,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    match (&file.thumbnail_key, file.status.as_str()) {
+        (Some(key), "ready") => stored_png(state, file, key.clone(), "thumbnail", headers).await,
+        _ => Err(not_found("thumbnail")),
+    }
+}
+
+/// `GET /api/v1/files/{id}/thumbnail`
+pub async fn thumbnail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let file = file_for(&state, &caller, None, id).await?;
+    thumbnail_of(&state, &file, &headers).await
+}
+
+/// `GET /api/v1/rooms/{id}/files/{file}/thumbnail` (what a guest of the room may call)
+pub async fn room_thumbnail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((room, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let id = positive(&id).ok_or_else(|| not_found("file"))?;
+    let file = file_for(&state, &caller, Some(&room), id).await?;
+    thumbnail_of(&state, &file, &headers).await
 }
 
 /// `GET /api/v1/files/{id}/pages`

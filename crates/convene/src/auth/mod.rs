@@ -127,9 +127,11 @@ const GUEST_ROUTES: &[(Method, &str)] = &[
     // The room's files: listed and downloaded (`api/files.rs` decides the rest).
     (Method::GET, "/api/v1/rooms/{id}/files"),
     (Method::GET, "/api/v1/rooms/{id}/boards"),
+    (Method::GET, "/api/v1/rooms/{id}/boards/{board}/export"),
     (Method::GET, "/api/v1/rooms/{id}/files/{file}/content"),
     (Method::GET, "/api/v1/rooms/{id}/files/{file}/pages"),
     (Method::GET, "/api/v1/rooms/{id}/files/{file}/pages/{n}"),
+    (Method::GET, "/api/v1/rooms/{id}/files/{file}/thumbnail"),
 ];
 
 fn guest_may_call(parts: &Parts, room: RoomId) -> bool {

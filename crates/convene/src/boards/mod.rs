@@ -2,6 +2,7 @@
 //! it is stored (`validate`), and their export as PDF or PNG. The live boards belong
 //! to the room actor (`rooms::live::board`); their log and snapshots to `store::boards`.
 
+pub mod export;
 pub mod model;
 pub mod validate;
 

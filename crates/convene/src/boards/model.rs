@@ -5,6 +5,8 @@
 //! an operation is stored (`validate.rs`).
 
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 /// Board units; a plane, with (0,0) at the top left of a slide.
 pub type Coord = f64;
@@ -67,8 +69,60 @@ pub struct Board {
     pub page: u32,
     pub pages: Vec<Slide>,
     pub document: Option<DocumentRef>,
-    /// Every page's elements, in drawing order.
+    /// Every page's elements, in drawing order. Changed through `Boards::apply`, which
+    /// keeps the index beside them up to date.
     pub elements: Vec<Element>,
+    #[serde(skip)]
+    derived: Derived,
+}
+
+/// Where each element is and what they weigh, kept beside the elements so that an
+/// operation costs what it touches, not the board's size. Not part of the board's value
+/// (never stored, equal whatever it holds): built on first use after a board is read.
+#[derive(Debug, Clone, Default)]
+struct Derived(OnceLock<Index>);
+
+#[derive(Debug, Clone)]
+struct Index {
+    places: HashMap<String, usize>,
+    weight: usize,
+}
+
+impl Index {
+    fn of(elements: &[Element]) -> Index {
+        Index {
+            places: elements
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.id.clone(), i))
+                .collect(),
+            weight: elements.iter().map(Element::weight).sum(),
+        }
+    }
+}
+
+impl PartialEq for Derived {
+    fn eq(&self, _: &Derived) -> bool {
+        true
+    }
+}
+
+impl Derived {
+    fn get(&self, elements: &[Element]) -> &Index {
+        self.0.get_or_init(|| Index::of(elements))
+    }
+
+    fn get_mut(&mut self, elements: &[Element]) -> &mut Index {
+        if self.0.get().is_none() {
+            self.0 = OnceLock::from(Index::of(elements));
+        }
+        self.0.get_mut().expect("built just now")
+    }
+
+    /// After elements were removed: built again when next needed.
+    fn reset(&mut self) {
+        self.0 = OnceLock::new();
+    }
 }
 
 impl Board {
@@ -80,7 +134,13 @@ impl Board {
             pages: Vec::new(),
             document: None,
             elements: Vec::new(),
+            derived: Derived::default(),
         }
+    }
+
+    /// Whether an element with this id is on the board (any page).
+    pub fn has(&self, id: &str) -> bool {
+        self.derived.get(&self.elements).places.contains_key(id)
     }
 
     /// A plain board has one page.
@@ -89,7 +149,34 @@ impl Board {
     }
 
     pub fn weight(&self) -> usize {
-        self.elements.iter().map(Element::weight).sum::<usize>() + 128 + self.pages.len() * 64
+        self.derived.get(&self.elements).weight + 128 + self.pages.len() * 64
+    }
+
+    /// Adds an element, or replaces the one with its id where it is.
+    fn put(&mut self, element: &Element) {
+        let Board {
+            elements, derived, ..
+        } = self;
+        let index = derived.get_mut(elements);
+        match index.places.get(&element.id) {
+            Some(&at) => {
+                index.weight = index.weight - elements[at].weight() + element.weight();
+                elements[at] = element.clone();
+            }
+            None => {
+                index.places.insert(element.id.clone(), elements.len());
+                index.weight += element.weight();
+                elements.push(element.clone());
+            }
+        }
+    }
+
+    fn remove_where(&mut self, gone: impl Fn(&Element) -> bool) {
+        let before = self.elements.len();
+        self.elements.retain(|e| !gone(e));
+        if self.elements.len() != before {
+            self.derived.reset();
+        }
     }
 }
 
@@ -218,20 +305,18 @@ impl Boards {
                     return;
                 };
                 for element in elements {
-                    match b.elements.iter_mut().find(|e| e.id == element.id) {
-                        Some(existing) => *existing = element.clone(),
-                        None => b.elements.push(element.clone()),
-                    }
+                    b.put(element);
                 }
             }
             Op::Erase { board, ids } => {
                 if let Some(b) = self.get_mut(*board) {
-                    b.elements.retain(|e| !ids.contains(&e.id));
+                    let ids: HashSet<&str> = ids.iter().map(String::as_str).collect();
+                    b.remove_where(|e| ids.contains(e.id.as_str()));
                 }
             }
             Op::Clear { board, page } => {
                 if let Some(b) = self.get_mut(*board) {
-                    b.elements.retain(|e| e.page != *page);
+                    b.remove_where(|e| e.page == *page);
                 }
             }
             Op::Page { board, page } => {
@@ -360,5 +445,55 @@ mod tests {
         let op: Op = serde_json::from_str(text).unwrap();
         let again: Op = serde_json::from_str(&serde_json::to_string(&op).unwrap()).unwrap();
         assert_eq!(op, again);
+    }
+
+    #[test]
+    fn the_index_and_weight_follow_every_change_and_a_stored_board() {
+        let recount = |b: &Board| {
+            b.elements.iter().map(Element::weight).sum::<usize>() + 128 + b.pages.len() * 64
+        };
+        let mut boards = Boards::default();
+        let put = |els| Op::Put {
+            board: 1,
+            elements: els,
+        };
+        boards.apply(
+            1,
+            &put(vec![stroke("a", 0), stroke("b", 0), stroke("c", 1)]),
+        );
+        let b = boards.get(1).unwrap();
+        assert!(b.has("a") && b.has("b") && b.has("c") && !b.has("d"));
+        assert_eq!(b.weight(), recount(b));
+        let mut long = stroke("b", 0);
+        long.points = vec![[1.0, 1.0]; 50];
+        boards.apply(2, &put(vec![long]));
+        let b = boards.get(1).unwrap();
+        assert_eq!(b.elements[1].points.len(), 50, "replaced in place");
+        assert_eq!(b.weight(), recount(b));
+        boards.apply(
+            3,
+            &Op::Erase {
+                board: 1,
+                ids: vec!["a".into()],
+            },
+        );
+        boards.apply(4, &put(vec![stroke("d", 0)]));
+        let b = boards.get(1).unwrap();
+        assert!(!b.has("a") && b.has("b") && b.has("d"));
+        assert_eq!(
+            b.elements.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["b", "c", "d"]
+        );
+        assert_eq!(b.weight(), recount(b));
+        boards.apply(5, &Op::Clear { board: 1, page: 1 });
+        let b = boards.get(1).unwrap();
+        assert!(!b.has("c"));
+        assert_eq!(b.weight(), recount(b));
+        // What is stored has no index; read back, the board answers the same.
+        let back: Boards = serde_json::from_str(&serde_json::to_string(&boards).unwrap()).unwrap();
+        assert_eq!(back, boards);
+        let b = back.get(1).unwrap();
+        assert!(b.has("b") && !b.has("a"));
+        assert_eq!(b.weight(), boards.get(1).unwrap().weight());
     }
 }

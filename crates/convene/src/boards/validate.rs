@@ -147,7 +147,7 @@ pub fn check(boards: &Boards, mut op: Op) -> Result<Op, Refusal> {
             for e in elements.iter_mut() {
                 check_element(e, pages)?;
                 weight += e.weight();
-                if !b.elements.iter().any(|old| old.id == e.id) {
+                if !b.has(&e.id) {
                     added += 1;
                 }
             }

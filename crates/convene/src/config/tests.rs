@@ -338,4 +338,11 @@ fn conversion_settings_defaults_and_bounds() {
         ..Default::default()
     };
     assert!(err(dpi).contains("`conversion_dpi` must be between 30 and 600, not 1000"));
+    let memory = Settings {
+        conversion_memory_limit: Some(16),
+        ..Default::default()
+    };
+    assert!(
+        err(memory).contains("`conversion_memory_limit` must be between 64 and 1048576, not 16")
+    );
 }

@@ -133,9 +133,12 @@ pub async fn purge(store: &Store, storage: &SharedStorage) -> anyhow::Result<usi
             break;
         }
         let mut progress = false;
-        for (id, key) in &batch {
-            // A document's pages first (an image's one page is the original itself).
-            let mut removed = Ok(());
+        for (id, key, thumbnail) in &batch {
+            // A document's pages and thumbnail first (an image's one page is the original).
+            let mut removed = match thumbnail {
+                Some(t) => storage.delete(t).await,
+                None => Ok(()),
+            };
             for page in store.pages(*id).await? {
                 if page.storage_key != *key {
                     removed = removed.and(storage.delete(&page.storage_key).await);

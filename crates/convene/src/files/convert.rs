@@ -11,7 +11,7 @@
 //! with a reason people can act on.
 
 use super::render::{self, Stop, Tools, WorkDir};
-use super::{SharedStorage, area, names};
+use super::{SharedStorage, area, names, thumbnail};
 use crate::store::{Claim, FileRow, PageRow, Store};
 use futures_util::StreamExt;
 use std::path::Path;
@@ -33,6 +33,8 @@ const OFFICE_WAIT_MS: i64 = 5_000;
 const MAX_ATTEMPTS: i64 = 5;
 /// Largest image taken as its own page.
 const MAX_IMAGE_PIXELS: u64 = 100_000_000;
+/// Largest image file read whole to make its thumbnail.
+const MAX_THUMBNAIL_SOURCE: i64 = 64 << 20;
 
 /// The conversion settings.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +42,8 @@ pub struct Limits {
     pub timeout: Duration,
     pub max_pages: u32,
     pub dpi: u32,
+    /// Address space each converting tool may take, in bytes (`prlimit --as`).
+    pub memory: u64,
 }
 
 /// What a worker needs: the database, the storage, who it is and its limits.
@@ -211,7 +215,12 @@ impl Converter {
         match result {
             Ok(pages) => {
                 let count = pages.len();
-                match self.store.finish_conversion(&claim, &pages).await {
+                let thumbnail = self.thumbnail(&file, &pages).await;
+                match self
+                    .store
+                    .finish_conversion(&claim, &pages, thumbnail.as_deref())
+                    .await
+                {
                     Ok(true) => tracing::info!(
                         file = file.id,
                         pages = count,
@@ -226,6 +235,9 @@ impl Converter {
                         }
                         for page in pages.iter().filter(|p| p.storage_key != file.storage_key) {
                             let _ = self.storage.delete(&page.storage_key).await;
+                        }
+                        if let Some(key) = &thumbnail {
+                            let _ = self.storage.delete(key).await;
                         }
                     }
                 }
@@ -253,7 +265,11 @@ impl Converter {
         total: Arc<AtomicI64>,
     ) -> Result<Vec<PageRow>, Stop> {
         let limits = self.limits;
-        let deadline = tokio::time::Instant::now() + limits.timeout;
+        let budget = render::Budget {
+            deadline: tokio::time::Instant::now() + limits.timeout,
+            limit: limits.timeout,
+            memory: limits.memory,
+        };
         if claim.kind == "image" {
             return self.image_page(file).await;
         }
@@ -272,13 +288,13 @@ impl Converter {
             }
             let input = work.join(format!("document.{ext}"));
             self.download(file, &input).await?;
-            render::office_to_pdf(&input, work, deadline, limits.timeout).await?
+            render::office_to_pdf(&input, work, &budget).await?
         } else {
             let input = work.join("document.pdf");
             self.download(file, &input).await?;
             input
         };
-        let info = render::pdf_info(&pdf, deadline, limits.timeout).await?;
+        let info = render::pdf_info(&pdf, &budget).await?;
         if info.pages > limits.max_pages {
             return Err(Stop::Fail(format!(
                 "the document has {} pages; this server converts at most {} (setting `conversion_max_pages`)",
@@ -291,7 +307,7 @@ impl Converter {
             .await
             .map_err(|e| Stop::Retry(e.into()))?;
         let dpi = render::effective_dpi(limits.dpi, info.max_area_pt2);
-        render::pdf_to_png(&pdf, &out, info.pages, dpi, deadline, limits.timeout).await?;
+        render::pdf_to_png(&pdf, &out, info.pages, dpi, &budget).await?;
         let rendered = render::rendered_pages(&out);
         if rendered.len() != info.pages as usize {
             return Err(Stop::Fail(format!(
@@ -324,6 +340,43 @@ impl Converter {
             });
         }
         Ok(pages)
+    }
+
+    /// The first page made small and stored (`thumbs/<random>.png`); None when it cannot
+    /// be made (a picture too large to decode within the bound, a damaged one): the file
+    /// is converted all the same and shows its icon.
+    async fn thumbnail(&self, file: &FileRow, pages: &[PageRow]) -> Option<String> {
+        let first = pages.iter().min_by_key(|p| p.number)?;
+        if first.storage_key == file.storage_key && file.size > MAX_THUMBNAIL_SOURCE {
+            return None;
+        }
+        let bytes = match self.storage.get(&first.storage_key).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(file = file.id, error = %format!("{e:#}"), "thumbnail: cannot read the first page");
+                return None;
+            }
+        };
+        let made = tokio::task::spawn_blocking(move || thumbnail::make(&bytes)).await;
+        let png = match made {
+            Ok(Ok(png)) => png,
+            Ok(Err(why)) => {
+                tracing::info!(file = file.id, reason = %why, "no thumbnail for this file");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(file = file.id, error = %e, "thumbnail: the decoder failed");
+                return None;
+            }
+        };
+        let key = format!("thumbs/{}.png", crate::secret::random_hex(16));
+        match self.storage.put(&key, png).await {
+            Ok(()) => Some(key),
+            Err(e) => {
+                tracing::warn!(file = file.id, error = %format!("{e:#}"), "thumbnail: cannot store it");
+                None
+            }
+        }
     }
 
     /// An image is its own one page.

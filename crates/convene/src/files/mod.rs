@@ -9,6 +9,7 @@ pub mod kinds;
 pub mod names;
 pub mod render;
 pub mod serve;
+pub mod thumbnail;
 
 use crate::ids::NodeId;
 use object_store::aws::AmazonS3Builder;

@@ -1,7 +1,9 @@
 //! The converters themselves: poppler's `pdfinfo` and `pdftoppm` (PDF → PNG per page)
 //! and LibreOffice's `soffice` (office documents → PDF), run as child processes in a
 //! private temporary folder, each killed (with its whole process group) when the job's
-//! time limit passes. Also the size of an image, read from its header.
+//! time limit passes, and each under an address-space limit (util-linux's `prlimit`),
+//! so that a decompression bomb in a document costs bounded memory. Also the size of
+//! an image, read from its header.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -16,6 +18,16 @@ pub enum Stop {
     Fail(String),
     /// Something on our side (the storage) failed: the job is tried again later.
     Retry(anyhow::Error),
+}
+
+/// What one job's tools may take: until when, the time limit it comes from (for the
+/// message), and the address space of each tool.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub deadline: Instant,
+    pub limit: Duration,
+    /// Bytes of address space (`prlimit --as`), inherited by what the tool starts.
+    pub memory: u64,
 }
 
 /// Which converters this node has.
@@ -126,27 +138,61 @@ fn timed_out(limit: Duration) -> Stop {
     ))
 }
 
-/// A command for `program`, under coreutils' `timeout` when there is one: should this
+/// A command for `program`, under util-linux's `prlimit` (the memory limit, inherited
+/// by whatever the tool starts) and coreutils' `timeout` when they are there: should this
 /// node die (`kill -9`) in the middle, the tool and what it started still go shortly
 /// after the job's time limit instead of running on as orphans.
-fn command(program: &str, deadline: Instant) -> Command {
-    if !on_path("timeout") {
-        return Command::new(program);
+fn command(program: &str, budget: &Budget) -> Command {
+    let mut argv: Vec<String> = Vec::new();
+    if on_path("prlimit") {
+        argv.extend([
+            "prlimit".into(),
+            format!("--as={}", budget.memory),
+            "--".into(),
+        ]);
     }
-    let secs = deadline.saturating_duration_since(Instant::now()).as_secs() + 2;
-    let mut cmd = Command::new("timeout");
-    cmd.args(["-s", "KILL", &secs.to_string(), program]);
+    if on_path("timeout") {
+        let secs = budget
+            .deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs()
+            + 2;
+        argv.extend([
+            "timeout".into(),
+            "-s".into(),
+            "KILL".into(),
+            secs.to_string(),
+        ]);
+    }
+    argv.push(program.into());
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
     cmd
+}
+
+/// Whether a tool's end looks like running out of its memory limit: killed by a signal
+/// (an abort on a failed allocation), or saying so.
+fn out_of_memory(status: &std::process::ExitStatus, stderr: &[u8]) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    let text = String::from_utf8_lossy(stderr).to_ascii_lowercase();
+    status.signal().is_some()
+        || text.contains("bad_alloc")
+        || text.contains("out of memory")
+        || text.contains("cannot allocate memory")
+        // The dynamic loader, when the limit leaves no room for a library.
+        || text.contains("failed to map segment")
+}
+
+fn memory_message(what: &str, budget: &Budget) -> String {
+    format!(
+        "{what} needed more memory than the limit of {} MiB (setting `conversion_memory_limit`), or the document is damaged",
+        budget.memory >> 20
+    )
 }
 
 /// Runs `cmd` to its end or until `deadline`, killing its whole process group then.
 /// Its standard output on success.
-async fn run(
-    mut cmd: Command,
-    what: &str,
-    deadline: Instant,
-    limit: Duration,
-) -> Result<Vec<u8>, Stop> {
+async fn run(mut cmd: Command, what: &str, budget: &Budget) -> Result<Vec<u8>, Stop> {
     cmd.kill_on_drop(true)
         .process_group(0)
         .stdin(Stdio::null())
@@ -158,11 +204,13 @@ async fn run(
     // Until the tool has exited by itself, its whole process group goes with this
     // function's future: at the time limit, and when the job is dropped (the node stops).
     let mut group = GroupKill(child.id());
-    match tokio::time::timeout_at(deadline, child.wait_with_output()).await {
+    match tokio::time::timeout_at(budget.deadline, child.wait_with_output()).await {
         Ok(Ok(out)) => {
             group.0 = None;
             if out.status.success() {
                 Ok(out.stdout)
+            } else if out_of_memory(&out.status, &out.stderr) {
+                Err(Stop::Fail(memory_message(what, budget)))
             } else {
                 Err(Stop::Fail(format!(
                     "{what} could not read the document (it may be damaged): {}",
@@ -171,7 +219,7 @@ async fn run(
             }
         }
         Ok(Err(e)) => Err(Stop::Fail(format!("{what} failed: {e}"))),
-        Err(_) => Err(timed_out(limit)),
+        Err(_) => Err(timed_out(budget.limit)),
     }
 }
 
@@ -221,10 +269,10 @@ fn parse_max_area(text: &str) -> Option<f64> {
         .reduce(f64::max)
 }
 
-pub async fn pdf_info(pdf: &Path, deadline: Instant, limit: Duration) -> Result<PdfInfo, Stop> {
-    let mut cmd = command("pdfinfo", deadline);
+pub async fn pdf_info(pdf: &Path, budget: &Budget) -> Result<PdfInfo, Stop> {
+    let mut cmd = command("pdfinfo", budget);
     cmd.arg(pdf);
-    let out = run(cmd, "pdfinfo", deadline, limit).await?;
+    let out = run(cmd, "pdfinfo", budget).await?;
     let text = String::from_utf8_lossy(&out);
     let pages = parse_pages(&text)
         .ok_or_else(|| Stop::Fail("this PDF cannot be read: it gives no page count".to_string()))?;
@@ -232,9 +280,9 @@ pub async fn pdf_info(pdf: &Path, deadline: Instant, limit: Duration) -> Result<
         return Err(Stop::Fail("this PDF has no pages".into()));
     }
     // Each page's size, for the largest (bounded: only asked once the count is accepted).
-    let mut cmd = command("pdfinfo", deadline);
+    let mut cmd = command("pdfinfo", budget);
     cmd.args(["-f", "1", "-l", &pages.to_string()]).arg(pdf);
-    let out = run(cmd, "pdfinfo", deadline, limit).await?;
+    let out = run(cmd, "pdfinfo", budget).await?;
     let max_area_pt2 = parse_max_area(&String::from_utf8_lossy(&out)).unwrap_or(612.0 * 792.0);
     Ok(PdfInfo {
         pages,
@@ -258,10 +306,9 @@ pub async fn pdf_to_png(
     out: &Path,
     pages: u32,
     dpi: u32,
-    deadline: Instant,
-    limit: Duration,
+    budget: &Budget,
 ) -> Result<(), Stop> {
-    let mut cmd = command("pdftoppm", deadline);
+    let mut cmd = command("pdftoppm", budget);
     cmd.args([
         "-png",
         "-r",
@@ -273,7 +320,7 @@ pub async fn pdf_to_png(
     ])
     .arg(pdf)
     .arg(out.join("page"));
-    run(cmd, "pdftoppm", deadline, limit).await.map(|_| ())
+    run(cmd, "pdftoppm", budget).await.map(|_| ())
 }
 
 /// The pages `pdftoppm` wrote into `dir`: (number, path), in order.
@@ -300,15 +347,10 @@ pub fn rendered_pages(dir: &Path) -> Vec<(u32, PathBuf)> {
 
 /// Converts an office document to `<outdir>/<stem>.pdf` with a LibreOffice profile of its
 /// own (two conversions never share one, and none touches a user's).
-pub async fn office_to_pdf(
-    input: &Path,
-    work: &Path,
-    deadline: Instant,
-    limit: Duration,
-) -> Result<PathBuf, Stop> {
+pub async fn office_to_pdf(input: &Path, work: &Path, budget: &Budget) -> Result<PathBuf, Stop> {
     let outdir = work.join("office");
     let profile = work.join("profile");
-    let mut cmd = command("soffice", deadline);
+    let mut cmd = command("soffice", budget);
     cmd.arg(format!(
         "-env:UserInstallation=file://{}",
         profile.display()
@@ -327,13 +369,14 @@ pub async fn office_to_pdf(
     .arg(&outdir)
     .arg(input)
     .env("HOME", work);
-    run(cmd, "LibreOffice", deadline, limit).await?;
+    run(cmd, "LibreOffice", budget).await?;
     let stem = input.file_stem().unwrap_or_default();
     let pdf = outdir.join(stem).with_extension("pdf");
     if !pdf.is_file() {
-        return Err(Stop::Fail(
-            "LibreOffice could not convert this document (it may be damaged)".into(),
-        ));
+        return Err(Stop::Fail(format!(
+            "LibreOffice could not convert this document (it may be damaged, or need more memory than the limit of {} MiB, setting `conversion_memory_limit`)",
+            budget.memory >> 20
+        )));
     }
     Ok(pdf)
 }

@@ -144,7 +144,12 @@ impl Store {
     /// nothing recorded) when the claim is no longer this one's or the file was deleted:
     /// the caller removes the pages it stored. The file's row is updated under its lock,
     /// so a deletion either comes first (no pages recorded) or after (its purge finds them).
-    pub async fn finish_conversion(&self, claim: &Claim, pages: &[PageRow]) -> sqlx::Result<bool> {
+    pub async fn finish_conversion(
+        &self,
+        claim: &Claim,
+        pages: &[PageRow],
+        thumbnail: Option<&str>,
+    ) -> sqlx::Result<bool> {
         let mut tx = self.pool().begin().await?;
         let won = sqlx::query(&self.sql(
             "UPDATE conversions
@@ -162,10 +167,13 @@ impl Store {
         }
         // A file deleted meanwhile keeps no pages (its purge may have looked already).
         let live = sqlx::query(&self.sql(
-            "UPDATE files SET status = 'ready', error = NULL, updated_at = NOW_MS
+            "UPDATE files SET status = 'ready', error = NULL, updated_at = NOW_MS,
+                 thumbnail_key = $2, page_count = $3
              WHERE id = $1 AND deleted_at IS NULL",
         ))
         .bind(claim.file_id)
+        .bind(thumbnail)
+        .bind(pages.len() as i64)
         .execute(&mut *tx)
         .await?;
         if live.rows_affected() == 0 {
@@ -353,13 +361,13 @@ mod tests {
         };
         assert!(
             !store
-                .finish_conversion(&first, std::slice::from_ref(&page))
+                .finish_conversion(&first, std::slice::from_ref(&page), None)
                 .await
                 .unwrap()
         );
         assert!(
             store
-                .finish_conversion(&second, std::slice::from_ref(&page))
+                .finish_conversion(&second, std::slice::from_ref(&page), None)
                 .await
                 .unwrap()
         );

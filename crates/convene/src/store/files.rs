@@ -46,6 +46,10 @@ pub struct FileRow {
     pub created_by: Option<UserId>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// A small PNG of the first page, made with the pages.
+    pub thumbnail_key: Option<String>,
+    /// How many pages the conversion made.
+    pub page_count: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -72,7 +76,8 @@ pub struct NewFile {
 }
 
 pub(super) const FILE_COLUMNS: &str = "id, room_id, owner_id, folder_id, name, size, content_type, \
-     storage_key, sha256, status, error, created_by, created_at, updated_at";
+     storage_key, sha256, status, error, created_by, created_at, updated_at, thumbnail_key, \
+     page_count";
 
 pub(super) fn file_from_row(r: &AnyRow) -> sqlx::Result<FileRow> {
     let scope = Scope::from_columns(r.try_get("room_id")?, r.try_get("owner_id")?)
@@ -91,6 +96,8 @@ pub(super) fn file_from_row(r: &AnyRow) -> sqlx::Result<FileRow> {
         created_by: r.try_get::<Option<i64>, _>("created_by")?.map(UserId),
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        thumbnail_key: r.try_get("thumbnail_key")?,
+        page_count: r.try_get("page_count")?,
     })
 }
 
@@ -345,10 +352,13 @@ impl Store {
     }
 
     /// Files whose bytes are to be removed: deleted ones, and those whose room or account
-    /// is gone. `(id, storage key)`.
-    pub async fn files_to_purge(&self, limit: i64) -> sqlx::Result<Vec<(i64, String)>> {
+    /// is gone. `(id, storage key, thumbnail key)`.
+    pub async fn files_to_purge(
+        &self,
+        limit: i64,
+    ) -> sqlx::Result<Vec<(i64, String, Option<String>)>> {
         let rows = sqlx::query(
-            "SELECT id, storage_key FROM files
+            "SELECT id, storage_key, thumbnail_key FROM files
              WHERE deleted_at IS NOT NULL OR (room_id IS NULL AND owner_id IS NULL)
              ORDER BY id LIMIT $1",
         )
@@ -356,7 +366,13 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("storage_key")?)))
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("storage_key")?,
+                    r.try_get("thumbnail_key")?,
+                ))
+            })
             .collect()
     }
 

@@ -34,6 +34,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "boards",
         include_str!("../../migrations/0008_boards.sql"),
     ),
+    (
+        9,
+        "thumbnails",
+        include_str!("../../migrations/0009_thumbnails.sql"),
+    ),
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("convene" in ASCII).

@@ -273,6 +273,28 @@
         B::None,
         [U, OK, OK, OK, OK, OK, OK, F],
     ),
+    // Its export: the same callers (board 1, a room's first board, drawn as PNG).
+    row(
+        "GET",
+        "/api/v1/rooms/{id}/boards/{board}/export",
+        At::PublicRoom,
+        B::None,
+        [U, F, OK, OK, OK, OK, OK, F],
+    ),
+    row(
+        "GET",
+        "/api/v1/rooms/{id}/boards/{board}/export",
+        At::PrivateRoom,
+        B::None,
+        [U, F, N, OK, N, OK, OK, F],
+    ),
+    row(
+        "GET",
+        "/api/v1/rooms/{id}/boards/{board}/export",
+        At::GuestRoom,
+        B::None,
+        [U, OK, OK, OK, OK, OK, OK, F],
+    ),
     row(
         "POST",
         "/api/v1/rooms/{id}/files",
@@ -376,6 +398,21 @@
     row(
         "GET",
         "/api/v1/rooms/{id}/files/{file}/pages/{n}",
+        At::RoomFile,
+        B::None,
+        [U, F, N, N, N, N, N, F],
+    ),
+    // Its thumbnail: the content's access; a text file has none (404 for all who may see it).
+    row(
+        "GET",
+        "/api/v1/files/{id}/thumbnail",
+        At::RoomFile,
+        B::None,
+        [U, F, N, N, N, N, N, F],
+    ),
+    row(
+        "GET",
+        "/api/v1/rooms/{id}/files/{file}/thumbnail",
         At::RoomFile,
         B::None,
         [U, F, N, N, N, N, N, F],

@@ -31,7 +31,7 @@ function fallbackMessage(status) {
 }
 
 /** The server writes messages in lower case ("login must be …"); show them as sentences. */
-function sentence(message) {
+export function sentence(message) {
   if (typeof message !== 'string' || !message) return '';
   const m = message.charAt(0).toUpperCase() + message.slice(1);
   return /[.!?…)]$/.test(m) ? m : `${m}.`;

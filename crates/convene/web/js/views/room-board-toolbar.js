@@ -41,6 +41,71 @@ export function boardButton(action, iconName, label, extra = {}) {
 }
 
 /**
+ * The export address of a board (GET /api/v1/rooms/{room}/boards/{board}/export): format 'png' or 'pdf', page the
+ * 1-based slide number or 'all' (PDF only).
+ */
+export function exportUrl(room, board, format, page) {
+  return `/api/v1/rooms/${encodeURIComponent(room)}/boards/${encodeURIComponent(board)}/export?format=${format}&page=${page}`;
+}
+
+/**
+ * The Export menu (a <details> disclosure, [data-testid="board-export"]) for everyone in the room: plain downloads
+ * (<a download>; the session cookie goes along, guests' too). A board with slides: this slide as PNG / PDF, all
+ * slides as PDF; a plain board: the board as PNG / PDF.
+ */
+function createExportMenu() {
+  const link = (testid) => h('a', { class: 'board-export-item', download: true, dataset: { testid } });
+  const png = link('board-export-png');
+  const pdf = link('board-export-pdf');
+  const all = link('board-export-pdf-all');
+  const summary = h('summary', { class: 'btn btn-secondary btn-small board-export-toggle', title: t('board.export_title') },
+    boardIcon('download'), h('span', { class: 'label' }, t('board.export')));
+  const menu = h('div', { class: 'board-export-menu' }, png, pdf, all);
+  const details = h('details', { class: 'board-export', dataset: { testid: 'board-export' } }, summary, menu);
+  const shut = (refocus) => {
+    if (!details.open) return;
+    details.open = false;
+    if (refocus) summary.focus();
+  };
+  menu.addEventListener('click', (ev) => {
+    if (ev.target.closest('a')) shut(false);
+  });
+  details.addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Escape' || !details.open) return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    shut(true);
+  });
+  details.addEventListener('focusout', (ev) => {
+    if (!details.contains(ev.relatedTarget)) shut(false);
+  });
+  let drawn = '';
+  return {
+    element: details,
+    /** s: {room, board (id or null), page (0-based), slides (the board's pages; 0 for a plain board)} */
+    update(s) {
+      details.hidden = s.room == null || s.board == null;
+      if (details.hidden) {
+        details.open = false;
+        return;
+      }
+      const slides = s.slides > 0;
+      const n = s.page + 1;
+      const key = `${s.room}/${s.board}/${n}/${slides}`;
+      if (key === drawn) return;
+      drawn = key;
+      png.href = exportUrl(s.room, s.board, 'png', n);
+      pdf.href = exportUrl(s.room, s.board, 'pdf', n);
+      all.href = exportUrl(s.room, s.board, 'pdf', 'all');
+      png.textContent = slides ? t('board.export_slide_png') : t('board.export_board_png');
+      pdf.textContent = slides ? t('board.export_slide_pdf') : t('board.export_board_pdf');
+      all.textContent = t('board.export_all_pdf');
+      all.hidden = !slides;
+    },
+  };
+}
+
+/**
  * The toolbars: drawing tools, colours, width and text size, undo / redo / delete / clear (for those who can
  * draw); zoom, pages and "follow the presenter" (for everyone). on: {tool(name), color(c), width(n), size(n)}.
  */
@@ -85,13 +150,14 @@ export function createToolbar(on) {
   }, boardIcon('follow'), h('span', { class: 'label' }, t('board.follow')));
   const readonly = h('span', { class: 'board-readonly small muted', dataset: { testid: 'board-readonly' }, hidden: true }, t('board.readonly'));
   const documentName = h('span', { class: 'board-document small muted', hidden: true });
+  const exporter = createExportMenu();
   const sep = () => h('span', { class: 'board-sep', 'aria-hidden': 'true' });
 
   const draw = h('div', { class: 'board-group board-draw', role: 'group', 'aria-label': t('board.tools') },
     tools, sep(), swatches, custom, width, size, sep(), undo, redo, del, clear);
   const view = h('div', { class: 'board-group board-view', role: 'toolbar', 'aria-label': t('board.view') },
     boardButton('zoom-out', 'zoom_out', t('board.zoom_out')), zoom, boardButton('zoom-in', 'zoom_in', t('board.zoom_in')),
-    boardButton('fit', 'fit', t('board.fit')), sep(), prev, page, next, follow, documentName, readonly);
+    boardButton('fit', 'fit', t('board.fit')), sep(), prev, page, next, follow, exporter.element, documentName, readonly);
   const element = h('div', { class: 'board-toolbar', role: 'toolbar', 'aria-label': t('board.toolbar') }, draw);
 
   return {
@@ -101,7 +167,7 @@ export function createToolbar(on) {
     view,
     /**
      * s: {draw, loaded, tool, color, width, textSize, canUndo, canRedo, selected, page (0-based), pages, follow,
-     * document (name or null), zoom}
+     * document (name or null), zoom, room (id), board (id or null), slides (the board's pages, 0 for a plain one)}
      */
     update(s) {
       element.hidden = !s.draw;
@@ -131,6 +197,7 @@ export function createToolbar(on) {
       documentName.hidden = !s.document;
       documentName.textContent = s.document ? t('board.document', { name: s.document }) : '';
       zoom.textContent = `${Math.round(s.zoom * 100)} %`;
+      exporter.update({ room: s.loaded ? s.room : null, board: s.board, page: s.page, slides: s.slides });
     },
   };
 }

@@ -32,6 +32,7 @@ const ICONS = {
   close: 'M6 6l12 12 M18 6L6 18',
   follow: 'M2 12s4-7 10-7 10 7 10 7-4 7-10 7S2 12 2 12z M12 9a3 3 0 1 0 0 6 3 3 0 0 0 0-6z',
   board: 'M3 4h18v12H3z M8 21l4-5 4 5 M7 8h6 M7 11h9',
+  download: 'M12 4v11 M7 10l5 5 5-5 M5 20h14',
 };
 
 /** An inline SVG icon of the whiteboard (decorative: aria-hidden). */

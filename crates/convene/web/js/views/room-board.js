@@ -453,6 +453,7 @@ export function createBoardView({ session, notice, onWanted = () => {} }) {
       draw, loaded: model.loaded && !!b, tool, color, width: widths[tool] || 4, textSize,
       canUndo: history.canUndo, canRedo: history.canRedo, selected: tools.selection.size > 0,
       page: pageOf(b), pages: pageCount(b), follow, document: b?.document?.name ?? null, zoom: viewOf(b).zoom,
+      room: session.roomId ?? null, board: b?.id ?? null, slides: b?.pages?.length ?? 0,
     });
     status.hidden = model.loaded;
     canvas.classList.toggle('is-readonly', !draw);

@@ -1,12 +1,23 @@
-// The room's Files panel (#files-panel; docs/files.md): the room's files and folders, upload by the button or by
-// drag and drop (several at once, one request each, with a progress bar from XMLHttpRequest's upload events),
-// folders, rename, move, delete, download. What the caller may do comes from the listing (may_upload, may_manage).
+// The room's Files panel (#files-panel; docs/files.md): the room's files and folders with their thumbnails, upload
+// by the button or by drag and drop (one queue entry and one request per file, at most two at once, with a progress
+// bar from XMLHttpRequest's upload events, Cancel and Retry; js/upload-queue.js), folders, rename, move, delete,
+// download, and the page viewer of a converted document (views/page-viewer.js). What the caller may do comes from
+// the listing (may_upload, may_manage).
+//
+// Hooks: img[data-testid="file-thumb"] in a row's .files-thumb box; #files-queue ›
+// li[data-testid="upload-entry"][data-state][data-name] (waiting, uploading, done, failed, cancelled) with
+// [data-testid="upload-cancel"], [data-testid="upload-retry"], [data-testid="upload-dismiss"].
 import { h, icon } from '../dom.js';
 import { confirmDialog, formDialog, field } from '../ui.js';
 import { t } from '../i18n.js';
+import { sentence } from '../api.js';
+import { UploadQueue } from '../upload-queue.js';
+import { openPageViewer } from './page-viewer.js';
 
 const REFRESH_MS = 30000;
 const CONVERTING_REFRESH_MS = 2000;
+const DONE_LINGER_MS = 5000; // finished uploads stay listed this long after the last one of a batch
+const CONCURRENT_UPLOADS = 2;
 
 /** 1536 → "1.5 KB". */
 export function formatBytes(n) {
@@ -36,28 +47,33 @@ export function hasPages(f) {
   return PAGED_NAME.test(f.name || '') || PAGED_TYPE.test(f.content_type || '');
 }
 
-/** The server's error message from an XHR's answer, or a fallback. */
+/** An Error with the server's {"error": {"code", "message"}} of an XHR's answer, or a fallback. */
 function xhrError(xhr) {
+  let code = null;
+  let message = null;
   try {
     const data = JSON.parse(xhr.responseText);
-    if (data && data.error && data.error.message) return data.error.message;
+    code = data?.error?.code || null;
+    message = data?.error?.message || null;
   } catch {
     // not JSON
   }
-  if (xhr.status === 0) return t('api.network');
-  return t('api.failed', { status: xhr.status });
+  if (xhr.status === 0) return Object.assign(new Error(t('files.network_error')), { code: 'network', status: 0 });
+  return Object.assign(new Error(sentence(message) || t('api.failed', { status: xhr.status })), { code: code || `http_${xhr.status}`, status: xhr.status });
 }
 
 /**
- * Uploads one file; resolves with the file's JSON, rejects with an Error whose message is the server's.
+ * Starts the upload of one file (multipart, field `file`, `folder` before it when not the top). Returns
+ * {promise, abort}: the promise resolves with the file's JSON and rejects with an Error whose `code` is the
+ * server's, 'network' or 'cancelled' (after abort()), and whose message is the server's.
  * onProgress(sent, total) follows the upload.
  */
-export function uploadFile(url, file, folder, onProgress) {
-  return new Promise((resolve, reject) => {
+export function startUpload(url, file, folder, onProgress) {
+  const xhr = new XMLHttpRequest();
+  const promise = new Promise((resolve, reject) => {
     const form = new FormData();
     if (folder != null) form.append('folder', String(folder));
     form.append('file', file, file.name);
-    const xhr = new XMLHttpRequest();
     xhr.open('POST', url);
     xhr.withCredentials = true;
     xhr.setRequestHeader('Accept', 'application/json');
@@ -65,20 +81,44 @@ export function uploadFile(url, file, folder, onProgress) {
       if (ev.lengthComputable) onProgress(ev.loaded, ev.total);
     });
     xhr.addEventListener('load', () => {
-      if (xhr.status === 201) {
+      if (xhr.status >= 200 && xhr.status < 300) {
         try {
           resolve(JSON.parse(xhr.responseText));
         } catch {
           resolve(null);
         }
       } else {
-        reject(new Error(xhrError(xhr)));
+        reject(xhrError(xhr));
       }
     });
-    xhr.addEventListener('error', () => reject(new Error(t('api.network'))));
-    xhr.addEventListener('abort', () => reject(new Error(t('files.cancelled'))));
+    const network = () => reject(Object.assign(new Error(t('files.network_error')), { code: 'network', status: 0 }));
+    xhr.addEventListener('error', network);
+    xhr.addEventListener('timeout', network);
+    xhr.addEventListener('abort', () => reject(Object.assign(new Error(t('files.cancelled')), { code: 'cancelled', status: 0 })));
     xhr.send(form);
   });
+  return { promise, abort: () => xhr.abort() };
+}
+
+/** The thumbnail box of a file row: its thumbnail when it has one (the file icon until it loads, or if it fails). */
+function thumbBox(f, cache) {
+  const box = h('span', { class: 'files-thumb', 'aria-hidden': 'true' });
+  const url = typeof f.thumbnail_url === 'string' && f.thumbnail_url ? f.thumbnail_url : null;
+  let c = cache.get(f.id);
+  if (c && c.url !== url) c = null;
+  if (!c && url) {
+    // Kept across re-renders of the list (every 2 s while something converts), so the image is not fetched again.
+    const img = h('img', { src: url, alt: '', loading: 'lazy', decoding: 'async', width: 40, height: 40, class: 'files-thumb-img', dataset: { testid: 'file-thumb' } });
+    c = { url, img, failed: false };
+    img.addEventListener('error', () => {
+      c.failed = true;
+      img.replaceWith(icon('file', 'icon files-thumb-icon'));
+    });
+  }
+  if (c) cache.set(f.id, c);
+  else cache.delete(f.id);
+  box.appendChild(c && !c.failed ? c.img : icon('file', 'icon files-thumb-icon'));
+  return box;
 }
 
 /**
@@ -96,6 +136,7 @@ export function createFilesView({ roomId, user, notice, board = null }) {
   let timer = null;
   let soon = null;
   let destroyed = false;
+  const thumbs = new Map(); // file id → {url, img, failed}: thumbnails kept across renders
 
   const count = h('span', { id: 'files-total', class: 'count-pill' }, '0');
   const crumbs = h('nav', { id: 'files-path', class: 'files-path small', 'aria-label': t('files.path') });
@@ -156,6 +197,7 @@ export function createFilesView({ roomId, user, notice, board = null }) {
   }
 
   async function load() {
+    const mark = uploads.mark();
     try {
       listing = await json('GET', `${base}/files`);
     } catch (err) {
@@ -163,6 +205,8 @@ export function createFilesView({ roomId, user, notice, board = null }) {
       return;
     }
     if (destroyed) return;
+    uploads.setLimits({ maxFileBytes: listing.max_file_bytes || 0, quota: listing.quota || 0, used: listing.used || 0 });
+    uploads.counted(mark);
     if (folder != null && !listing.folders.some((f) => f.id === folder)) folder = null;
     render();
     // A document being converted: look again soon, until it is ready or failed.
@@ -203,6 +247,8 @@ export function createFilesView({ roomId, user, notice, board = null }) {
     renderCrumbs();
     const folders = listing.folders.filter((f) => (f.parent ?? null) === folder);
     const files = listing.files.filter((f) => (f.folder ?? null) === folder);
+    const listed = new Set(listing.files.map((f) => f.id));
+    for (const id of thumbs.keys()) if (!listed.has(id)) thumbs.delete(id);
     list.replaceChildren(...folders.map(folderRow), ...files.map(fileRow));
     empty.hidden = folders.length + files.length > 0;
     usage.textContent = listing.quota
@@ -222,7 +268,17 @@ export function createFilesView({ roomId, user, notice, board = null }) {
   }
 
   function fileRow(f) {
-    const link = h('a', { href: f.url, class: 'files-name', target: '_blank', rel: 'noopener', title: f.content_type }, f.name);
+    const link = h('a', { href: f.url, class: 'files-name', target: '_blank', rel: 'noopener', title: f.content_type },
+      thumbBox(f, thumbs), h('span', { class: 'files-label' }, f.name));
+    // A converted document or image opens in the page viewer (a modified click still opens the file itself).
+    if (hasPages(f)) {
+      link.classList.add('files-paged');
+      link.addEventListener('click', (ev) => {
+        if (ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey) return;
+        ev.preventDefault();
+        openViewer(f);
+      });
+    }
     const download = h('a', { href: `${f.url}?download=1`, class: 'btn btn-small btn-secondary', download: f.name }, t('files.download'));
     const actions = [download];
     if (board && board.canShow() && hasPages(f)) {
@@ -315,47 +371,121 @@ export function createFilesView({ roomId, user, notice, board = null }) {
     if (name) await act(() => json('POST', `${base}/folders`, { name, parent: folder }));
   }
 
-  // --- uploads: one request per file, in turn ---
-  let uploading = Promise.resolve();
+  function openViewer(f) {
+    openPageViewer({
+      file: f,
+      pagesUrl: `${base}/files/${encodeURIComponent(f.id)}/pages`,
+      canShow: board ? () => board.canShow() : null,
+      show: board ? (file) => board.show(file) : null,
+      // The list may have been drawn again meanwhile: the same file's row.
+      returnFocus: () => list.querySelector(`li[data-file-id="${CSS.escape(String(f.id))}"] a.files-name`),
+    });
+  }
+
+  // --- uploads: one queue entry and one request per file, at most two at once (js/upload-queue.js) ---
+  const rows = new Map(); // entry id → {item, bar, state, buttons, drawn}
+  let linger = null;
+  const uploads = new UploadQueue({
+    concurrency: CONCURRENT_UPLOADS,
+    send: (entry, progress) => startUpload(`${base}/files`, entry.file, entry.folder, progress),
+    onChange: drawEntry,
+    onDone: () => {
+      load();
+    },
+  });
 
   function enqueue(fileList) {
     const files = Array.from(fileList || []);
-    if (!files.length || !listing?.may_upload) return;
-    const into = folder;
-    for (const file of files) {
-      const bar = h('progress', { max: 100, value: 0, class: 'files-progress', 'aria-label': t('files.uploading', { name: file.name }) });
-      const state = h('span', { class: 'files-state small muted' }, t('files.waiting'));
-      const item = h('li', { class: 'files-upload', dataset: { name: file.name } }, h('span', { class: 'files-name' }, file.name), bar, state);
-      queue.appendChild(item);
-      uploading = uploading.then(async () => {
-        if (destroyed) return;
-        if (listing.max_file_bytes && file.size > listing.max_file_bytes) {
-          fail(item, state, t('files.too_large', { name: file.name, max: formatBytes(listing.max_file_bytes) }));
-          return;
-        }
-        state.textContent = t('files.sending');
-        try {
-          await uploadFile(`${base}/files`, file, into, (sent, total) => {
-            bar.value = total ? Math.round((sent / total) * 100) : 0;
-            state.textContent = `${formatBytes(sent)} / ${formatBytes(total)}`;
-          });
-          bar.value = 100;
-          state.textContent = t('files.done');
-          item.classList.add('files-upload-done');
-          setTimeout(() => item.remove(), 3000);
-          await load();
-        } catch (err) {
-          fail(item, state, err.message);
-        }
-      });
-    }
+    if (!files.length || !listing?.may_upload || destroyed) return;
+    uploads.add(files, folder);
   }
 
-  function fail(item, state, message) {
-    item.classList.add('files-upload-failed');
-    state.textContent = message;
-    state.setAttribute('role', 'alert');
-    item.appendChild(h('button', { type: 'button', class: 'icon-btn', 'aria-label': t('common.dismiss'), on: { click: () => item.remove() } }, icon('close')));
+  /** The words of an entry's state. */
+  function entryText(e) {
+    switch (e.state) {
+      case 'waiting': return t('files.waiting');
+      case 'uploading': return t('files.upload_progress', { percent: e.percent, size: formatBytes(e.size) });
+      case 'done': return t('files.done');
+      case 'cancelled': return t('files.upload_cancelled');
+      default: break;
+    }
+    const err = e.error || {};
+    if (err.code === 'too_large') return t('files.too_large', { name: e.name, max: formatBytes(uploads.limits.maxFileBytes) });
+    if (err.code === 'quota') {
+      const free = Math.max(0, (uploads.limits.quota || 0) - (uploads.limits.used || 0) - uploads.reserved(e));
+      return t('files.over_quota', { name: e.name, free: formatBytes(free) });
+    }
+    if (err.code === 'network') return t('files.network_error');
+    return err.message || t('api.failed', { status: err.status || 0 });
+  }
+
+  function entryButtons(e) {
+    const out = [];
+    if (uploads.canCancel(e)) {
+      out.push(h('button', {
+        type: 'button', class: 'btn btn-small btn-secondary', dataset: { testid: 'upload-cancel' },
+        'aria-label': t('files.cancel_of', { name: e.name }), on: { click: () => uploads.cancel(e.id) },
+      }, t('files.cancel_upload')));
+    }
+    if (uploads.canRetry(e)) {
+      out.push(h('button', {
+        type: 'button', class: 'btn btn-small btn-primary', dataset: { testid: 'upload-retry' },
+        'aria-label': t('files.retry_of', { name: e.name }), on: { click: () => uploads.retry(e.id) },
+      }, t('files.retry')));
+    }
+    if (e.state === 'failed' || e.state === 'cancelled') {
+      out.push(h('button', {
+        type: 'button', class: 'icon-btn', dataset: { testid: 'upload-dismiss' }, 'aria-label': t('common.dismiss'),
+        on: { click: () => uploads.remove(e.id) },
+      }, icon('close')));
+    }
+    return out;
+  }
+
+  /** Draws one entry of the queue, in place (progress events come many times a second). */
+  function drawEntry(e) {
+    let r = rows.get(e.id);
+    if (e.removed) {
+      if (r?.item.contains(document.activeElement)) (uploadBtn.hidden ? toggle : uploadBtn).focus();
+      r?.item.remove();
+      rows.delete(e.id);
+      return;
+    }
+    if (!r) {
+      const bar = h('progress', { max: 100, value: 0, class: 'files-progress', 'aria-label': t('files.uploading', { name: e.name }) });
+      const state = h('span', { class: 'files-state small' });
+      const buttons = h('span', { class: 'files-row-actions' });
+      const item = h('li', { class: 'files-upload', dataset: { testid: 'upload-entry', name: e.name, uploadId: String(e.id) } },
+        h('span', { class: 'files-name' }, e.name), bar, state, buttons);
+      r = { item, bar, state, buttons, drawn: null };
+      rows.set(e.id, r);
+    }
+    // Retried entries go to the end of the line: keep the list in the queue's order.
+    const at = uploads.entries.indexOf(e);
+    const after = at > 0 ? rows.get(uploads.entries[at - 1].id)?.item : null;
+    if (after ? after.nextSibling !== r.item : queue.firstChild !== r.item) {
+      if (after) after.after(r.item);
+      else queue.prepend(r.item);
+    }
+    r.item.dataset.state = e.state;
+    r.item.classList.toggle('files-upload-done', e.state === 'done');
+    r.item.classList.toggle('files-upload-failed', e.state === 'failed' || e.state === 'cancelled');
+    r.bar.value = e.state === 'done' ? 100 : e.percent;
+    r.bar.hidden = e.state === 'failed' || e.state === 'cancelled';
+    r.state.textContent = entryText(e);
+    r.state.classList.toggle('muted', e.state !== 'failed');
+    if (e.state === 'failed') r.state.setAttribute('role', 'alert');
+    else r.state.removeAttribute('role');
+    if (r.drawn !== e.state) {
+      // Buttons only when the state changes: a click in progress is not lost to a progress event.
+      r.drawn = e.state;
+      const hadFocus = r.buttons.contains(document.activeElement);
+      r.buttons.replaceChildren(...entryButtons(e));
+      if (hadFocus) (r.buttons.querySelector('button') || uploadBtn).focus();
+    }
+    // Finished uploads go a while after the last of the batch; failed ones stay until dismissed or retried.
+    clearTimeout(linger);
+    linger = uploads.idle && uploads.entries.some((x) => x.state === 'done') ? setTimeout(() => uploads.clearDone(), DONE_LINGER_MS) : null;
   }
 
   uploadBtn.addEventListener('click', () => picker.click());
@@ -401,6 +531,8 @@ export function createFilesView({ roomId, user, notice, board = null }) {
       destroyed = true;
       clearInterval(timer);
       clearTimeout(soon);
+      uploads.close();
+      clearTimeout(linger);
     },
   };
 }
