@@ -6,7 +6,7 @@ use crate::member::{OutState, PeerKey, TrackIn, choose_layer};
 use crate::negotiation::new_out;
 use crate::sfu::{KEYFRAME_INTERVAL, Sfu};
 use crate::speaker::SpeakerTracker;
-use crate::types::PeerDirection;
+use crate::types::{PeerDirection, RecordedFrame};
 use std::time::Instant;
 use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid};
 use str0m::{Event, IceConnectionState};
@@ -137,6 +137,25 @@ impl Sfu {
             new_layer = true;
         }
         let rids = track.rids.clone();
+        if self.recorded_rooms.contains(&room)
+            && (data.rid.is_none() || data.rid == choose_layer(&rids, false))
+        {
+            let audio = data.params.spec().codec.is_audio();
+            let frame = RecordedFrame {
+                room,
+                publisher: publisher.clone(),
+                track: data.mid.to_string(),
+                label: track.label.clone(),
+                audio,
+                layer: data.rid.map(|r| r.to_string()),
+                media_us: (data.time.as_seconds() * 1e6).max(0.0) as u64,
+                arrived: data.network_time,
+                // VP8: bit 0 of the frame tag is 0 on a keyframe.
+                keyframe: audio || data.data.first().is_some_and(|b| b & 1 == 0),
+                data: data.data.clone(),
+            };
+            self.push_recorded(frame);
+        }
         let mut switched = false;
         if !data.contiguous {
             // Loss on the way in: ask the publisher for a fresh keyframe.

@@ -19,7 +19,9 @@ mod types;
 
 pub use sfu::{MAX_SDP_BYTES, Sfu};
 pub use str0m::net::Transmit;
-pub use types::{MediaError, PeerDirection, SfuConfig, SfuEvent, SfuStats, TrackInfo};
+pub use types::{
+    MediaError, PeerDirection, RecordedFrame, SfuConfig, SfuEvent, SfuStats, TrackInfo,
+};
 
 /// A room, as the signalling layer numbers it.
 pub type RoomKey = i64;

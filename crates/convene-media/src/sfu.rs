@@ -5,14 +5,14 @@ use crate::demux::{self, Kind};
 use crate::member::{Member, OutState, PeerKey};
 use crate::negotiation::new_out;
 use crate::speaker::SpeakerTracker;
-use crate::types::{MediaError, PeerDirection, SfuConfig, SfuEvent, SfuStats};
+use crate::types::{MediaError, PeerDirection, RecordedFrame, SfuConfig, SfuEvent, SfuStats};
 use crate::{ParticipantId, RoomKey};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 use str0m::change::SdpOffer;
-use str0m::media::{KeyframeRequestKind, MediaKind};
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
 use str0m::net::{Protocol, Receive, Transmit};
 use str0m::{Candidate, IceCreds, Input, Output, Rtc, RtcConfig};
 
@@ -53,7 +53,13 @@ pub struct Sfu {
     pub(crate) next_speaker_tick: Option<Instant>,
     pub(crate) next_key: PeerKey,
     pub(crate) stats: SfuStats,
+    /// Rooms whose publishers' frames are copied out for the recorder.
+    pub(crate) recorded_rooms: HashSet<RoomKey>,
+    pub(crate) recorded: VecDeque<RecordedFrame>,
 }
+
+/// Recorded frames held for the caller at most (a few seconds of a busy room).
+const MAX_RECORDED: usize = 8192;
 
 impl Sfu {
     pub fn new(config: SfuConfig) -> Sfu {
@@ -70,7 +76,56 @@ impl Sfu {
             next_speaker_tick: None,
             next_key: 1,
             stats: SfuStats::default(),
+            recorded_rooms: HashSet::new(),
+            recorded: VecDeque::new(),
         }
+    }
+
+    /// Starts (or stops) copying the frames of `room`'s publishers out through
+    /// [`Sfu::poll_recorded`]. Starting asks every video publisher of the room for a
+    /// keyframe, so that the recording begins with a picture.
+    pub fn set_recording(&mut self, room: RoomKey, on: bool, now: Instant) {
+        if !on {
+            self.recorded_rooms.remove(&room);
+            return;
+        }
+        if !self.recorded_rooms.insert(room) {
+            return;
+        }
+        let tracks: Vec<(ParticipantId, Mid)> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.room == room)
+            .flat_map(|(who, m)| {
+                m.tracks_in
+                    .iter()
+                    .filter(|t| t.kind == MediaKind::Video)
+                    .map(move |t| (who.clone(), t.mid))
+            })
+            .collect();
+        for (who, mid) in tracks {
+            if let Some(t) = self
+                .members
+                .get_mut(&who)
+                .and_then(|m| m.tracks_in.iter_mut().find(|t| t.mid == mid))
+            {
+                t.last_keyframe_request = None;
+            }
+            self.request_keyframe(&who, mid, None, KeyframeRequestKind::Pli, now);
+        }
+    }
+
+    /// The next frame for the recorder of a recorded room.
+    pub fn poll_recorded(&mut self) -> Option<RecordedFrame> {
+        self.recorded.pop_front()
+    }
+
+    pub(crate) fn push_recorded(&mut self, frame: RecordedFrame) {
+        if self.recorded.len() >= MAX_RECORDED {
+            self.recorded.pop_front();
+            self.stats.recorded_dropped += 1;
+        }
+        self.recorded.push_back(frame);
     }
 
     pub fn stats(&self) -> &SfuStats {

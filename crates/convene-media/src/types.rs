@@ -67,6 +67,30 @@ pub enum SfuEvent {
     },
 }
 
+/// One frame of a publisher in a recorded room, as it arrived (never decoded), for
+/// the recorder. Of a simulcast track only the best layer is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedFrame {
+    pub room: RoomKey,
+    pub publisher: ParticipantId,
+    /// The publisher's mid.
+    pub track: String,
+    /// What the track is: "microphone", "camera", "screen"…
+    pub label: String,
+    pub audio: bool,
+    /// The simulcast layer, if any.
+    pub layer: Option<String>,
+    /// The frame's media time in microseconds (its RTP clock, extended): only its
+    /// differences within the track count.
+    pub media_us: u64,
+    /// When it arrived: where the track sits on the recording's timeline.
+    pub arrived: std::time::Instant,
+    /// A VP8 keyframe (always true for audio).
+    pub keyframe: bool,
+    /// Shared with the forwarded copies: recording copies nothing.
+    pub data: std::sync::Arc<[u8]>,
+}
+
 #[derive(Debug)]
 pub enum MediaError {
     UnknownParticipant,
@@ -99,4 +123,6 @@ pub struct SfuStats {
     pub keyframe_requests: u64,
     pub peer_failures: u64,
     pub transmits_dropped: u64,
+    /// Recorded frames not taken out in time (`Sfu::poll_recorded`).
+    pub recorded_dropped: u64,
 }

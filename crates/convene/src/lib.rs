@@ -20,6 +20,7 @@ pub mod node;
 pub mod ops;
 pub mod protocol;
 pub mod public_url;
+pub mod recordings;
 pub mod rooms;
 pub mod secret;
 pub mod server;

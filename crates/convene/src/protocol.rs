@@ -166,6 +166,8 @@ pub struct ParticipantView {
     pub guest: bool,
     /// May change the whiteboard: a moderator, or granted the right.
     pub can_draw: bool,
+    /// May start and stop recording the room: its moderators.
+    pub can_record: bool,
 }
 
 /// Someone waiting in the lobby (`lobby`), as moderators see them.
@@ -252,6 +254,8 @@ pub enum ServerMsg<'a> {
         /// The live nodes (entry points to fall back on if this one goes away).
         servers: Vec<NodeLink>,
         media: MediaWelcome,
+        /// The recording running as you enter, if any: you are told before you publish.
+        recording: Option<&'a crate::recordings::RecordingView>,
     },
     Joined {
         participant: &'a ParticipantView,
@@ -359,6 +363,15 @@ pub enum ServerMsg<'a> {
         participant_id: &'a ConnectionId,
         can_draw: bool,
         by: Option<&'a ConnectionId>,
+    },
+    /// The room's recording started (`active`, with who and when) or stopped.
+    Recording {
+        active: bool,
+        id: i64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        started_at: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        started_by: Option<&'a str>,
     },
 }
 

@@ -116,6 +116,7 @@ pub async fn run_observed(
         chat_history: config.chat_history,
         rate_limits: config.rate_limits,
         media: Some(media.clone()),
+        storage: storage.clone(),
         lease: lease.clone(),
         metrics: metrics.clone(),
         shutdown: shutdown_token.clone(),
@@ -162,6 +163,15 @@ pub async fn run_observed(
     cluster::spawn_lease(cluster.clone());
     cluster::events::spawn(cluster.clone(), events_from);
     crate::maintenance::spawn(cluster);
+    crate::recordings::process::spawn(
+        crate::recordings::process::Processor {
+            store: state.store.clone(),
+            storage: state.storage.clone(),
+            node: state.node.id.0,
+        },
+        &state.tasks,
+        state.shutdown.clone(),
+    );
     crate::files::convert::spawn(
         crate::files::convert::Converter {
             store: state.store.clone(),

@@ -113,6 +113,12 @@ enum Target {
     /// A folder of the public room, made by `olga`; a new one for each call.
     RoomFolder,
     FreshRoomFolder,
+    /// A public room of `olga` kept live (the admin is in it), being recorded.
+    RecordedRoom,
+    /// A processed (`ready`) recording of that room.
+    Recording,
+    /// A new recording for each call (deletions), of another live room.
+    FreshRecording,
 }
 
 /// What the body is.
@@ -205,6 +211,10 @@ struct World {
     counter: u32,
     /// The public room's file for `At::RoomFile`, once made.
     room_file: Option<i64>,
+    /// `At::RecordedRoom`, `At::Recording`, and the live room of `At::FreshRecording`.
+    recorded_room: i64,
+    recording: i64,
+    spare_room: i64,
 }
 
 /// The token inside an invitation link (`…?token=T`, `…#T` or `…/T`).
@@ -305,7 +315,11 @@ impl World {
             kept: Vec::new(),
             counter: 0,
             room_file: None,
+            recorded_room: 0,
+            recording: 0,
+            spare_room: 0,
         };
+        world.recordings().await;
         if invitations {
             let sid = world.guest_session().await;
             world.accounts.insert(
@@ -323,6 +337,71 @@ impl World {
     fn next(&mut self) -> u32 {
         self.counter += 1;
         self.counter
+    }
+
+    /// Two live rooms of `olga`'s (the admin stays in them): one with a processed
+    /// recording and one running, one for fresh recordings.
+    async fn recordings(&mut self) {
+        for which in 0..2 {
+            let room = self
+                .admin
+                .post(
+                    "/api/v1/rooms",
+                    json!({"name": format!("recorded {which}"), "public": true, "owner": self.olga_id}),
+                )
+                .await["id"]
+                .as_i64()
+                .unwrap();
+            self.kept.push(self.admin.join(room).await);
+            if which == 0 {
+                self.recorded_room = room;
+            } else {
+                self.spare_room = room;
+            }
+        }
+        self.recording = self.fresh_recording(self.recorded_room).await;
+        common::eventually(120, || async {
+            let r = self
+                .admin
+                .get(&format!("/api/v1/recordings/{}", self.recording))
+                .await;
+            assert_ne!(r["status"], "failed", "{r}");
+            (r["status"] == "ready").then_some(())
+        })
+        .await;
+        // And one running, so that starting another is refused (409) for those allowed.
+        self.start_recording(self.recorded_room).await;
+    }
+
+    /// Starts a recording of `room` (once the last one has left `stopping`); its id.
+    async fn start_recording(&self, room: i64) -> i64 {
+        common::eventually(10, || async {
+            let (status, rec) = self
+                .admin
+                .send(
+                    "POST",
+                    &format!("/api/v1/rooms/{room}/recordings"),
+                    Some(json!({})),
+                )
+                .await;
+            (status == 201).then(|| rec["id"].as_i64().unwrap())
+        })
+        .await
+    }
+
+    /// A recording of `room`, started and stopped.
+    async fn fresh_recording(&self, room: i64) -> i64 {
+        let id = self.start_recording(room).await;
+        let (status, _) = self
+            .admin
+            .send(
+                "POST",
+                &format!("/api/v1/recordings/{id}/stop"),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, 200);
+        id
     }
 
     /// A fresh invitation to `room` by its owner; its id and token.
@@ -463,6 +542,9 @@ impl World {
                     .await["id"]
                     .to_string(),
             ),
+            At::RecordedRoom => Some(self.recorded_room.to_string()),
+            At::Recording => Some(self.recording.to_string()),
+            At::FreshRecording => Some(self.fresh_recording(self.spare_room).await.to_string()),
             At::InviteToken => {
                 let token = self.invitation(self.guest_room, "single").await.1;
                 return row.path.replace("{token}", &token);

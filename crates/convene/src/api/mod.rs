@@ -10,6 +10,7 @@ mod invitations;
 mod lobby;
 mod openapi;
 mod pages;
+mod recordings;
 mod rooms;
 mod servers;
 mod session;
@@ -88,6 +89,24 @@ pub fn routes() -> Router<AppState> {
                 .layer(DefaultBodyLimit::disable()),
         )
         .route("/api/v1/rooms/{id}/boards", get(boards::list))
+        // Recordings (`api/recordings.rs`).
+        .route(
+            "/api/v1/rooms/{id}/recordings",
+            get(recordings::list).post(recordings::start),
+        )
+        .route(
+            "/api/v1/recordings/{id}",
+            get(recordings::show)
+                .put(recordings::rename)
+                .delete(recordings::delete),
+        )
+        .route("/api/v1/recordings/{id}/stop", post(recordings::stop))
+        .route("/api/v1/recordings/{id}/retry", post(recordings::retry))
+        .route("/api/v1/recordings/{id}/media", get(recordings::media))
+        .route(
+            "/api/v1/recordings/{id}/thumbnail",
+            get(recordings::thumbnail),
+        )
         .route(
             "/api/v1/rooms/{id}/boards/{board}/export",
             get(boards::export),

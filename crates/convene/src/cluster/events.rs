@@ -31,6 +31,8 @@ pub enum Event {
     RoomChanged { room: RoomId },
     /// A room was deleted; its host closes it.
     RoomDeleted { room: RoomId },
+    /// A room's recording started or stopped; its host looks it up.
+    RecordingChanged { room: RoomId },
     /// A user was deleted or disabled; every node closes their connections.
     UserClosed { user: UserId, reason: String },
     /// An account's role changed; every node applies it to the account's connections.
@@ -62,6 +64,7 @@ impl Event {
             Event::Kick { .. } => "kick",
             Event::RoomChanged { .. } => "room_changed",
             Event::RoomDeleted { .. } => "room_deleted",
+            Event::RecordingChanged { .. } => "recording_changed",
             Event::UserClosed { .. } => "user_closed",
             Event::RoleChanged { .. } => "role_changed",
             Event::ServerChanged { .. } => "server_changed",
@@ -224,6 +227,11 @@ async fn apply(state: &ClusterContext, event: Event) {
                 && let Ok(Some(row)) = state.store.room(room).await
             {
                 live.update(row).await;
+            }
+        }
+        Event::RecordingChanged { room } => {
+            if let Some(live) = state.rooms.get(room) {
+                live.recording_changed().await;
             }
         }
         Event::RoomDeleted { room } => {

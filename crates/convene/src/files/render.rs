@@ -142,7 +142,7 @@ fn timed_out(limit: Duration) -> Stop {
 /// by whatever the tool starts) and coreutils' `timeout` when they are there: should this
 /// node die (`kill -9`) in the middle, the tool and what it started still go shortly
 /// after the job's time limit instead of running on as orphans.
-fn command(program: &str, budget: &Budget) -> Command {
+pub(crate) fn command(program: &str, budget: &Budget) -> Command {
     let mut argv: Vec<String> = Vec::new();
     if on_path("prlimit") {
         argv.extend([
@@ -192,7 +192,7 @@ fn memory_message(what: &str, budget: &Budget) -> String {
 
 /// Runs `cmd` to its end or until `deadline`, killing its whole process group then.
 /// Its standard output on success.
-async fn run(mut cmd: Command, what: &str, budget: &Budget) -> Result<Vec<u8>, Stop> {
+pub(crate) async fn run(mut cmd: Command, what: &str, budget: &Budget) -> Result<Vec<u8>, Stop> {
     cmd.kill_on_drop(true)
         .process_group(0)
         .stdin(Stdio::null())

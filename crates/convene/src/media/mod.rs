@@ -8,7 +8,7 @@
 use crate::health::Component;
 use crate::ids::{ConnectionId, RoomId};
 use crate::protocol::{ErrorCode, MediaDirection, ServerMsg, TrackView};
-use convene_media::{ParticipantId, PeerDirection, Sfu, SfuConfig, SfuEvent};
+use convene_media::{ParticipantId, PeerDirection, RecordedFrame, Sfu, SfuConfig, SfuEvent};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -59,6 +59,11 @@ pub enum MediaCmd {
         publisher: ConnectionId,
         low: bool,
     },
+    /// Copy the room's frames to `sink` (a recorder), or stop with None.
+    Record {
+        room: RoomId,
+        sink: Option<mpsc::Sender<RecordedFrame>>,
+    },
 }
 
 /// A way to reach the media task.
@@ -98,6 +103,8 @@ pub struct MediaCounters {
     pub forwarded_frames: std::sync::atomic::AtomicU64,
     pub malformed: std::sync::atomic::AtomicU64,
     pub peer_failures: std::sync::atomic::AtomicU64,
+    /// Recorded frames a recorder could not take in time (dropped).
+    pub recorded_dropped: std::sync::atomic::AtomicU64,
 }
 
 /// Binds the UDP port and starts the task.
@@ -246,6 +253,8 @@ async fn run(
     shutdown: &CancellationToken,
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut recorders: HashMap<convene_media::RoomKey, mpsc::Sender<RecordedFrame>> =
+        HashMap::new();
     loop {
         let now = Instant::now();
         let wake = sfu
@@ -263,6 +272,13 @@ async fn run(
                 Err(e) => tracing::debug!(error = %e, "media socket read failed"),
             },
             cmd = rx.recv() => match cmd {
+                Some(MediaCmd::Record { room, sink }) => {
+                    sfu.set_recording(room.0, sink.is_some(), Instant::now());
+                    match sink {
+                        Some(sink) => recorders.insert(room.0, sink),
+                        None => recorders.remove(&room.0),
+                    };
+                }
                 Some(cmd) => command(&mut sfu, seats, cmd),
                 None => break,
             },
@@ -282,6 +298,16 @@ async fn run(
         }
         while let Some(event) = sfu.poll_event() {
             deliver(seats, event);
+        }
+        // A recorder is never waited for: what it cannot take now is dropped and counted.
+        while let Some(frame) = sfu.poll_recorded() {
+            if let Some(sink) = recorders.get(&frame.room)
+                && sink.try_send(frame).is_err()
+            {
+                counters
+                    .recorded_dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         let s = sfu.stats();
         use std::sync::atomic::Ordering::Relaxed;
@@ -383,6 +409,7 @@ fn command(sfu: &mut Sfu, seats: &mut HashMap<ParticipantId, Seat>, cmd: MediaCm
             publisher,
             low,
         } => sfu.select_layer(&pid(&subscriber), &pid(&publisher), low, now),
+        MediaCmd::Record { .. } => {}
     }
 }
 

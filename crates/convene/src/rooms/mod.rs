@@ -87,6 +87,12 @@ pub(crate) enum RoomCmd {
         admit: bool,
         reply: oneshot::Sender<LobbyOutcome>,
     },
+    /// The room's recording may have started or stopped: look it up.
+    RecordingChanged,
+    /// What the lookup found (a `recording` row, or none).
+    RecordingFound(Option<Box<crate::store::RecordingRow>>),
+    /// This node's capture of that recording ended by itself.
+    RecordingEnded(i64),
 }
 
 pub enum JoinRefused {
@@ -281,6 +287,10 @@ impl RoomHandle {
     pub async fn update(&self, room: RoomRow) {
         let _ = self.tx.send(RoomCmd::Update(Box::new(room))).await;
     }
+    /// The room's recording may have changed in the database.
+    pub async fn recording_changed(&self) {
+        let _ = self.tx.send(RoomCmd::RecordingChanged).await;
+    }
     pub async fn close_all(&self, close: CloseFrame, reason: LeaveReason) {
         let _ = self.tx.send(RoomCmd::CloseAll { close, reason }).await;
     }
@@ -328,6 +338,8 @@ pub struct RoomContext {
     /// Each participant's chat and frame budgets.
     pub rate_limits: RateLimits,
     pub media: Option<MediaHandle>,
+    /// The shared storage, for recordings.
+    pub storage: crate::files::SharedStorage,
     pub lease: Arc<Lease>,
     pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,

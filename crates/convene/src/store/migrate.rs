@@ -39,6 +39,12 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "thumbnails",
         include_str!("../../migrations/0009_thumbnails.sql"),
     ),
+    // 10 is the OpenMeetings API's (issue 12), landing separately.
+    (
+        11,
+        "recordings",
+        include_str!("../../migrations/0011_recordings.sql"),
+    ),
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("convene" in ASCII).

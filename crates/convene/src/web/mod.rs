@@ -67,6 +67,7 @@ macro_rules! asset {
 #[allow(long_running_const_eval)]
 const ASSETS: &[Asset] = &[
     asset!("app.css"),
+    asset!("recordings.css"),
     asset!("favicon.svg"),
     asset!("js/app.js"),
     asset!("js/api.js"),
@@ -75,11 +76,14 @@ const ASSETS: &[Asset] = &[
     asset!("js/dom.js"),
     asset!("js/i18n.js"),
     asset!("js/i18n/de.js"),
+    asset!("js/i18n/de-recordings.js"),
     asset!("js/i18n/en.js"),
+    asset!("js/i18n/en-recordings.js"),
     asset!("js/linkify.js"),
     asset!("js/media.js"),
     asset!("js/media-parts.js"),
     asset!("js/protocol.js"),
+    asset!("js/recording.js"),
     asset!("js/closes.js"),
     asset!("js/ui.js"),
     asset!("js/upload-queue.js"),
@@ -106,6 +110,8 @@ const ASSETS: &[Asset] = &[
     asset!("js/views/room-media.js"),
     asset!("js/views/room-lobby.js"),
     asset!("js/views/room-parts.js"),
+    asset!("js/views/room-recording.js"),
+    asset!("js/views/room-recordings.js"),
     asset!("js/views/rooms.js"),
 ];
 

@@ -112,6 +112,15 @@ export const api = {
   enterRoom: (id, opts) => request('POST', `/rooms/${encodeURIComponent(id)}/enter`, {}, opts),
   roomParticipants: (id) => request('GET', `/rooms/${encodeURIComponent(id)}/participants`),
 
+  // Recordings of a room (issue 11)
+  recordings: (roomId, opts) => request('GET', `/rooms/${encodeURIComponent(roomId)}/recordings`, undefined, opts),
+  startRecording: (roomId) => request('POST', `/rooms/${encodeURIComponent(roomId)}/recordings`, {}),
+  stopRecording: (id) => request('POST', `/recordings/${encodeURIComponent(id)}/stop`, {}),
+  recording: (id, opts) => request('GET', `/recordings/${encodeURIComponent(id)}`, undefined, opts),
+  renameRecording: (id, name) => request('PUT', `/recordings/${encodeURIComponent(id)}`, { name }),
+  deleteRecording: (id) => request('DELETE', `/recordings/${encodeURIComponent(id)}`),
+  retryRecording: (id) => request('POST', `/recordings/${encodeURIComponent(id)}/retry`, {}),
+
   // Users (admin)
   users: (opts) => request('GET', '/users', undefined, opts),
   /** Who may be chosen as a room's member or moderator (organisers and admins): [{id, login, display_name}]. */

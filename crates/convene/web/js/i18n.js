@@ -1,4 +1,5 @@
-// Translations: one catalogue per language (js/i18n/en.js, js/i18n/de.js), `t(key, params)` to look a string up.
+// Translations: one catalogue per language (js/i18n/en.js, js/i18n/de.js, plus the files of single areas such as
+// js/i18n/en-recordings.js, merged here), `t(key, params)` to look a string up.
 //
 // A catalogue maps flat keys ('room.leave') to strings with {placeholders}, or to plural forms
 // ({one: '…', other: '…'}, chosen by params.count with Intl.PluralRules). English is complete by definition and
@@ -8,8 +9,14 @@
 // The language: the account's (GET /api/v1/me `language`, when the server has one), else the one chosen in this
 // browser (localStorage `convene.language`), else the first of the browser's languages we have, else English.
 // No DOM: tests load this module in Node.
-import en from './i18n/en.js';
-import de from './i18n/de.js';
+import enMain from './i18n/en.js';
+import deMain from './i18n/de.js';
+import enRecordings from './i18n/en-recordings.js';
+import deRecordings from './i18n/de-recordings.js';
+
+// A language's catalogue: its main file and the files of one area each (kept apart so that no file grows too long).
+const en = { ...enMain, ...enRecordings };
+const de = { ...deMain, ...deRecordings };
 
 /** The languages the UI speaks, by their own names (a picker shows them untranslated). */
 export const LANGUAGES = Object.freeze([

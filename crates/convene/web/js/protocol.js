@@ -217,6 +217,7 @@ function sameOrigin(url, origin) {
  *   boards [{seq, boards}], board [{seq, by, op, mine}], board_live [{participant_id, board, pointer, draft}]
  *                 the whiteboard, for js/views/room-board.js (which keeps the boards: js/board-model.js),
  *   whiteboard [{participant, can_draw, by, you}]  the whiteboard right changed (participants follows),
+ *   recording [{active, id, started_at, started_by}]  a recording started or stopped (`recording` keeps the running one)
  *   pong [{nonce}]  the answer to a ping (the whiteboard fences its operations with them),
  *   draining [{deadline_seconds, until}]  this node is being drained: at `until` (a Date.now() time) the
  *                 connection closes with 1001 and the session enters again, landing on another node
@@ -268,6 +269,7 @@ export class RoomSession extends EventTarget {
     this.unreachable = 0; // consecutive failures to reach this page's node
     this.peers = []; // the live nodes [{id, name, url}] of the last welcome, for failover
     this.media = null; // welcome.media: {available, ice_servers, can_publish}
+    this.recording = null; // the running recording {id, started_at, started_by} (welcome.recording, recording frames)
     this.speaker = null; // the active speaker's participant id
     this.drainingUntil = null;
     this.timer = null;
@@ -584,6 +586,7 @@ export class RoomSession extends EventTarget {
         if (this.you) this.participants.set(this.you.id, this.you);
         for (const m of f.history || []) this.#addMessage(m);
         this.media = f.media ?? null;
+        this.recording = f.recording && typeof f.recording === 'object' ? f.recording : null;
         this.speaker = null;
         // The live nodes of the cluster: where to go if the node serving this page dies.
         if (Array.isArray(f.servers)) {
@@ -722,6 +725,13 @@ export class RoomSession extends EventTarget {
       case 'pong':
         this.#emit('pong', { nonce: f.nonce ?? null });
         break;
+      case 'recording': {
+        const rec = { id: f.id ?? null, started_at: f.started_at ?? null, started_by: f.started_by ?? null };
+        if (f.active) this.recording = rec;
+        else if (!this.recording || f.id == null || String(this.recording.id) === String(f.id)) this.recording = null;
+        this.#emit('recording', { active: !!f.active, ...rec });
+        break;
+      }
       default:
         break;
     }

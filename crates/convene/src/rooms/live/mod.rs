@@ -15,6 +15,7 @@ mod limits;
 mod lobby;
 mod media;
 mod mirror;
+mod recording;
 mod rules;
 #[cfg(test)]
 mod tests;
@@ -81,6 +82,8 @@ struct Room {
     media_out: VecDeque<MediaCmd>,
     /// The room's own mailbox, for lookups that answer later.
     back: mpsc::WeakSender<RoomCmd>,
+    /// The capture this node runs while the room is recorded (dropping it stops it).
+    capture: Option<crate::recordings::capture::CaptureHandle>,
 }
 
 pub(super) fn spawn(
@@ -97,6 +100,7 @@ pub(super) fn spawn(
         let chat = ChatWriter::spawn(ctx.store.clone(), id, back.clone(), &ctx.tasks);
         let boards = BoardWriter::spawn(ctx.store.clone(), id, back.clone(), &ctx.tasks);
         board_io::load(ctx.store.clone(), id, back.clone(), &ctx.tasks);
+        recording::look_up(ctx.store.clone(), id, back.clone(), &ctx.tasks);
         let lobby = LobbyMirror::spawn(ctx.store.clone(), id, &ctx.tasks);
         let node = NodeFacts {
             server: ctx.server.clone(),
@@ -120,6 +124,7 @@ pub(super) fn spawn(
             back,
             lobby,
             media_out: VecDeque::new(),
+            capture: None,
         };
         actor.run(rx).await;
         ctx.metrics.live_rooms.dec();
@@ -166,6 +171,9 @@ impl Room {
             self.apply_effects();
             self.flush_media();
         }
+        // The room ends: so does its recording (the capture writes what it holds).
+        self.stop_capture();
+        self.flush_media();
         // Refuse whatever slipped in before the registry forgot us; joiners retry.
         rx.close();
         while let Some(cmd) = rx.recv().await {
@@ -251,6 +259,14 @@ impl Room {
             RoomCmd::Lobby(reply) => {
                 let _ = reply.send(rules.waiters());
             }
+            RoomCmd::RecordingChanged => recording::look_up(
+                self.ctx.store.clone(),
+                rules.room_id(),
+                self.back.clone(),
+                &self.ctx.tasks,
+            ),
+            RoomCmd::RecordingFound(found) => self.recording_found(found.map(|r| *r)),
+            RoomCmd::RecordingEnded(id) => self.recording_ended(id),
             RoomCmd::Decide { id, admit, reply } => {
                 let outcome = rules.decide(&id, admit, None);
                 tracing::info!(room = %rules.room_id(), connection = %id, ?outcome, "lobby decision");

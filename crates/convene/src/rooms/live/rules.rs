@@ -147,6 +147,8 @@ pub(crate) struct RoomState {
     pub(super) limiter: Limiter,
     /// The whiteboard (`board.rs`).
     pub(super) boards: LiveBoards,
+    /// The recording running now (`recording.rs`).
+    pub(super) recording: Option<crate::recordings::RecordingView>,
     out: Vec<Effect>,
 }
 
@@ -167,6 +169,7 @@ impl RoomState {
             admitted: HashSet::new(),
             limiter,
             boards: LiveBoards::default(),
+            recording: None,
             out: Vec::new(),
         }
     }
@@ -245,6 +248,7 @@ impl RoomState {
             media: MediaFlags::default(),
             guest: s.role == Role::Guest,
             can_draw: moderator || self.boards.granted(s.user),
+            can_record: moderator,
         };
         let welcome = ServerMsg::Welcome {
             you: &view,
@@ -267,6 +271,7 @@ impl RoomState {
                 },
                 can_publish,
             },
+            recording: self.recording.as_ref(),
         }
         .to_frame();
         let joined = ServerMsg::Joined { participant: &view }.to_frame();
@@ -584,6 +589,7 @@ impl RoomState {
             return;
         }
         self.members[i].view.moderator = moderator;
+        self.members[i].view.can_record = moderator;
         let frame = ServerMsg::Moderator {
             participant_id: id,
             moderator,

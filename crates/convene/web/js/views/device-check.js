@@ -6,7 +6,7 @@
 // ([data-live] when it shows the camera), #device-check-level[data-level] (0–100), selects #device-check-camera,
 // #device-check-mic, #device-check-speaker, switches #device-check-mic-toggle / #device-check-camera-toggle
 // (aria-pressed), #device-check-message, #device-check-retry, #device-check-test-sound, #device-check-join,
-// #device-check-join-without.
+// #device-check-join-without; [data-testid="recording-notice"] when the room is being recorded (setRecording).
 import { h, icon } from '../dom.js';
 import { t } from '../i18n.js';
 import { describeMediaError, mediaErrorKind } from '../media-parts.js';
@@ -14,6 +14,7 @@ import {
   listDevices, chooseDevice, storedDevice, storeDevice, storedJoin, storeJoin, speakerSupported, applySpeaker,
   LevelMeter, testToneWav,
 } from '../devices.js';
+import { recordingNotice } from './room-recording.js';
 
 const LABELS = ['microphone', 'camera'];
 
@@ -30,7 +31,7 @@ function constraintsFor(label, deviceId, exact) {
  * @param {string} [opts.roomName]
  * @param {(choice: {microphone: boolean, camera: boolean, tracks: {microphone: MediaStreamTrack|null, camera: MediaStreamTrack|null}}) => void} opts.onJoin
  *        the tracks are handed over (the caller stops them when it does not use them)
- * @returns {{setRoomName: (name: string) => void, destroy: () => void}}
+ * @returns {{setRoomName: (name: string) => void, setRecording: (rec: object|null) => void, destroy: () => void}}
  */
 export function renderDeviceCheck(container, { roomName = '', onJoin, mediaDevices = globalThis.navigator?.mediaDevices }) {
   const md = mediaDevices;
@@ -77,12 +78,15 @@ export function renderDeviceCheck(container, { roomName = '', onJoin, mediaDevic
   const join = h('button', { type: 'button', id: 'device-check-join', class: 'btn btn-primary device-check-join' }, icon('enter'), h('span', { class: 'label' }, t('check.join')));
   const joinWithout = h('button', { type: 'button', id: 'device-check-join-without', class: 'btn btn-secondary' }, t('check.join_without'));
   const joinHint = h('p', { id: 'device-check-join-hint', class: 'muted small device-check-join-hint' });
+  // "This meeting is being recorded": before anything is sent (the room page asks the server, setRecording).
+  const recordingSlot = h('div', { id: 'device-check-recording', class: 'recording-notice-slot' });
 
   const field = (label, control, ...extra) => h('div', { class: 'field' }, h('label', { for: control.id }, label), control, ...extra);
   const root = h('section', { id: 'device-check', class: 'device-check panel', dataset: { state: 'asking' }, 'aria-labelledby': 'device-check-title' },
     h('header', { class: 'device-check-header' },
       h('h1', { id: 'device-check-title' }, t('check.title')),
       roomLine),
+    recordingSlot,
     h('div', { class: 'device-check-body' },
       h('div', { class: 'device-check-stage' },
         h('div', { class: 'device-check-preview' }, video, placeholder),
@@ -107,6 +111,16 @@ export function renderDeviceCheck(container, { roomName = '', onJoin, mediaDevic
     roomLine.textContent = name ? t('check.before_room', { room: name }) : t('check.before');
   }
   setRoomName(roomName);
+
+  let recordingId = null;
+  /** The recording running in the room ({id, started_at, started_by}), or null. */
+  function setRecording(rec) {
+    if (destroyed) return;
+    const id = rec ? String(rec.id ?? '') : null;
+    if (id === recordingId) return;
+    recordingId = id;
+    recordingSlot.replaceChildren(...(rec ? [recordingNotice(rec)] : []));
+  }
 
   // --- rendering ----------------------------------------------------------------------------
   function state() {
@@ -418,5 +432,5 @@ export function renderDeviceCheck(container, { roomName = '', onJoin, mediaDevic
   });
   join.focus({ preventScroll: true });
 
-  return { setRoomName, destroy };
+  return { setRoomName, setRecording, destroy };
 }

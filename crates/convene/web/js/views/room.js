@@ -10,6 +10,9 @@ import { createLobbyView } from './room-lobby.js';
 import { createFilesView } from './room-files.js';
 import { createBoardView } from './room-board.js';
 import { boardIcon } from './room-board-tools.js';
+import { createRecordingView } from './room-recording.js';
+import { createRecordingsView } from './room-recordings.js';
+import { runningRecording } from '../recording.js';
 import { t } from '../i18n.js';
 
 const STATE_LABELS = {
@@ -35,8 +38,10 @@ export function renderRoom(container, ctx) {
   const roomId = params[0];
   document.title = `${t('check.title')} · Convene`;
   let leave = null;
+  let recordingTimer = null;
   const check = renderDeviceCheck(container, {
     onJoin: (choice) => {
+      clearInterval(recordingTimer);
       leave = enterRoom(container, ctx, choice);
     },
   });
@@ -44,7 +49,18 @@ export function renderRoom(container, ctx) {
     const r = Array.isArray(rooms) ? rooms.find((x) => String(x.id) === String(roomId)) : null;
     if (r && !leave) check.setRoomName(r.name);
   }).catch(() => {});
+  // Whether the room is being recorded, told before entering (again now and then while the check is open). Who may
+  // not list the room's recordings learns it from the welcome, before anything is published.
+  const askRecording = () => {
+    if (leave) return;
+    api.recordings(roomId, { quiet401: true }).then((listing) => {
+      if (!leave) check.setRecording(runningRecording(listing));
+    }, () => {});
+  };
+  askRecording();
+  recordingTimer = setInterval(askRecording, 10000);
   return () => {
+    clearInterval(recordingTimer);
     check.destroy();
     leave?.();
   };
@@ -89,6 +105,10 @@ function enterRoom(container, { app, params, query }, checked) {
     roomId, user: () => app.user, notice: (...a) => notice(...a),
     board: { canShow: () => boardView.canDraw(), show: (file) => showDocument(file) },
   });
+  // Recordings: the indicator, the entering notice and the Record button (live), and the panel of the room's
+  // recordings (REST, reloaded on `recording` frames). Before the welcome listener below: it decides on publishing.
+  const recordingsView = createRecordingsView({ roomId, notice: (...a) => notice(...a) });
+  const recordingView = createRecordingView({ session, roomId, notice: (...a) => notice(...a), onChange: () => recordingsView.refresh() });
 
   // --- skeleton -----------------------------------------------------------------------------
   const title = h('h1', { id: 'room-name', class: 'room-title' }, t('room.title'));
@@ -134,17 +154,18 @@ function enterRoom(container, { app, params, query }, checked) {
 
   const root = h('section', { id: 'room', class: 'room-page', dataset: { roomId: String(roomId), state: 'entering' }, 'aria-labelledby': 'room-name' },
     h('header', { class: 'room-header' },
-      h('div', { class: 'room-heading' }, title, kind, serverInfo),
+      h('div', { class: 'room-heading' }, title, kind, serverInfo, recordingView.indicator, recordingView.announcer),
       status),
     h('div', { class: 'room-layout' },
       h('div', { class: 'room-stage' },
+        recordingView.noticeSlot,
         notices,
         ended,
         lobbyView.waitingPanel,
         stageArea,
         h('div', { class: 'room-toolbar', role: 'toolbar', 'aria-label': t('room.controls') },
           h('div', { class: 'toolbar-group' }, mediaView.controls),
-          h('div', { class: 'toolbar-group' }, boardBtn, handBtn, lobbyView.inviteButton, leaveBtn))),
+          h('div', { class: 'toolbar-group' }, boardBtn, handBtn, lobbyView.inviteButton, recordingView.toggle, leaveBtn))),
       h('aside', { class: 'room-side', 'aria-label': t('room.side') },
         lobbyView.lobbyPanel,
         h('section', { class: 'panel side-panel participants-panel', id: 'participants-panel' },
@@ -154,11 +175,13 @@ function enterRoom(container, { app, params, query }, checked) {
           h('h2', { id: 'chat-title' }, icon('chat'), ` ${t('chat.title')}`),
           h('div', { class: 'chat-scroll-wrap' }, chatMessages, newBelow),
           chatForm),
-        filesView.panel)));
+        filesView.panel,
+        recordingsView.panel)));
   mount(container, root);
 
   // --- session ------------------------------------------------------------------------------
   let everConnected = false;
+  let gone = false; // the page was left
   let lastServerId = null;
   let retryTimer = null;
   let drainTimer = null;
@@ -435,9 +458,18 @@ function enterRoom(container, { app, params, query }, checked) {
     everConnected = true;
     if (server) lastServerId = server.id;
     if (restoreMedia) {
-      mediaView.restore(restoreMedia, restoreTracks);
+      const letters = restoreMedia;
+      const tracks = restoreTracks;
       restoreMedia = '';
       restoreTracks = {};
+      // Being recorded: the notice (views/room-recording.js, drawn by its welcome listener) is on the screen before
+      // the camera and the microphone go out; publishing waits for the next frame to be painted.
+      if (session.recording) {
+        afterPaint(() => {
+          if (gone) for (const track of Object.values(tracks)) track?.stop();
+          else mediaView.restore(letters, tracks);
+        });
+      } else mediaView.restore(letters, tracks);
     }
     updateRoomInfo();
     filesView.rerender();
@@ -542,6 +574,7 @@ function enterRoom(container, { app, params, query }, checked) {
   participantList.append(h('li', { class: 'participant-placeholder muted' }, avatar(''), t('room.state.connecting')));
 
   return () => {
+    gone = true;
     clearInterval(retryTimer);
     clearInterval(drainTimer);
     for (const track of Object.values(restoreTracks)) track?.stop();
@@ -549,6 +582,20 @@ function enterRoom(container, { app, params, query }, checked) {
     mediaView.destroy();
     lobbyView.destroy();
     filesView.destroy();
+    recordingView.destroy();
+    recordingsView.destroy();
     boardView.destroy();
   };
+}
+
+/** Runs fn once the page has painted (or after 250 ms at the latest, e.g. in a background tab). */
+function afterPaint(fn) {
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+  requestAnimationFrame(() => setTimeout(once, 0));
+  setTimeout(once, 250);
 }

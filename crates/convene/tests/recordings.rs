@@ -1,0 +1,329 @@
+//! Recordings (issue 11) through real nodes: two Chromiums with fake cameras and
+//! microphones are recorded for 20 s; the processed file has audio and video of about
+//! that length, shows the camera's picture in its middle, plays back with ranges; a
+//! room with nobody publishing still gives a valid recording; bad requests get 4xx.
+
+mod common;
+
+use common::browser::{
+    Driver, enter_room, sign_in, turn_on_camera_and_microphone, wait_for, wait_for_media,
+};
+use common::{Api, TestNode, eventually};
+use serde_json::{Value, json};
+use std::process::Command;
+use std::time::Duration;
+
+fn ffmpeg() -> bool {
+    common::require(
+        "ffmpeg",
+        common::documents::tool("ffmpeg", "-version")
+            .and(common::documents::tool("ffprobe", "-version")),
+    )
+}
+
+/// Waits until the recording is `ready` (or fails the test with its error).
+async fn processed(api: &Api, id: i64, secs: u64) -> Value {
+    eventually(secs, || async {
+        let r = api.get(&format!("/api/v1/recordings/{id}")).await;
+        assert_ne!(r["status"], "failed", "{r}");
+        (r["status"] == "ready").then_some(r)
+    })
+    .await
+}
+
+async fn fetch(
+    api: &Api,
+    path: &str,
+    range: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    let mut req = api
+        .http
+        .get(format!("{}{path}", api.base))
+        .bearer_auth(api.sid.as_deref().unwrap());
+    if let Some(r) = range {
+        req = req.header("range", r);
+    }
+    let res = req.send().await.unwrap();
+    let (status, headers) = (res.status().as_u16(), res.headers().clone());
+    (status, headers, res.bytes().await.unwrap().to_vec())
+}
+
+/// `ffprobe`'s view of a file: its streams' types and its duration in seconds.
+fn probe(path: &std::path::Path) -> (Vec<String>, f64) {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type:format=duration",
+            "-of",
+            "json",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let streams = v["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["codec_type"].as_str().unwrap().to_string())
+        .collect();
+    let duration = v["format"]["duration"].as_str().unwrap().parse().unwrap();
+    (streams, duration)
+}
+
+/// The mean red, green and blue of the frame at `at` seconds (scaled down).
+fn frame_colour(path: &std::path::Path, at: f64) -> [f64; 3] {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-ss", &format!("{at}"), "-i"])
+        .arg(path)
+        .args([
+            "-frames:v",
+            "1",
+            "-vf",
+            "scale=64:36",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && !out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut sum = [0f64; 3];
+    for px in out.stdout.chunks(3) {
+        for c in 0..3 {
+            sum[c] += f64::from(px[c]);
+        }
+    }
+    let n = (out.stdout.len() / 3) as f64;
+    sum.map(|s| s / n)
+}
+
+#[tokio::test]
+async fn two_browsers_are_recorded_and_the_file_plays_back_with_ranges() {
+    if !ffmpeg() {
+        return;
+    }
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let node = TestNode::sqlite().await;
+    let admin = node.admin().await;
+    admin.create_people(&["ann", "ben", "eve"]).await;
+    let room = admin.create_room("Recorded lesson", 10).await;
+    let ann = driver.browser().await;
+    let ben = driver.browser().await;
+    sign_in(&ann, &node.url, "ann", "ann-password").await;
+    sign_in(&ben, &node.url, "ben", "ben-password").await;
+    enter_room(&ann, room).await;
+    enter_room(&ben, room).await;
+    turn_on_camera_and_microphone(&ann).await;
+    turn_on_camera_and_microphone(&ben).await;
+    wait_for_media(&ann, "ann").await;
+    wait_for_media(&ben, "ben").await;
+
+    // Only the room's moderators start it.
+    let mut eve = node.client();
+    eve.login("eve", "eve-password").await;
+    let (status, _) = eve
+        .send(
+            "POST",
+            &format!("/api/v1/rooms/{room}/recordings"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, rec) = admin
+        .send(
+            "POST",
+            &format!("/api/v1/rooms/{room}/recordings"),
+            Some(json!({"name": "Lesson 1"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{rec}");
+    let id = rec["id"].as_i64().unwrap();
+    assert_eq!(rec["status"], "recording");
+    let (status, _) = admin
+        .send(
+            "POST",
+            &format!("/api/v1/rooms/{room}/recordings"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 409, "one recording at a time");
+    // Both see the indicator.
+    wait_for(&ann, "[data-testid=recording-indicator]:not([hidden])").await;
+    wait_for(&ben, "[data-testid=recording-indicator]:not([hidden])").await;
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let (status, stopped) = admin
+        .send(
+            "POST",
+            &format!("/api/v1/recordings/{id}/stop"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{stopped}");
+    let done = processed(&admin, id, 240).await;
+    ann.close().await.unwrap();
+    ben.close().await.unwrap();
+
+    let duration = done["duration_seconds"].as_f64().unwrap();
+    assert!((18.0..=22.5).contains(&duration), "{done}");
+    let media = done["media_url"].as_str().unwrap();
+    let (status, headers, part) = fetch(&admin, media, Some("bytes=0-99")).await;
+    assert_eq!(status, 206);
+    assert_eq!(part.len(), 100);
+    assert!(
+        headers["content-range"]
+            .to_str()
+            .unwrap()
+            .starts_with("bytes 0-99/")
+    );
+    let (status, _, _) = fetch(&admin, media, Some("bytes=999999999-")).await;
+    assert_eq!(status, 416);
+    let (status, headers, whole) = fetch(&admin, media, None).await;
+    assert_eq!(
+        (status, headers["content-type"].to_str().unwrap()),
+        (200, "video/webm")
+    );
+    assert_eq!(whole.len() as i64, done["size_bytes"].as_i64().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("recording.webm");
+    std::fs::write(&file, &whole).unwrap();
+    let (streams, probed) = probe(&file);
+    assert!(
+        streams.contains(&"video".into()) && streams.contains(&"audio".into()),
+        "{streams:?}"
+    );
+    assert!((18.0..=22.5).contains(&probed), "ffprobe: {probed} s");
+    // Chromium's fake camera is a green picture: the middle of the recording shows it.
+    let [r, g, b] = frame_colour(&file, probed / 2.0);
+    assert!(
+        g > 50.0 && g > r + 20.0 && g > b + 20.0,
+        "not the camera's picture: {r} {g} {b}"
+    );
+    let (status, _, thumb) = fetch(&admin, done["thumbnail_url"].as_str().unwrap(), None).await;
+    assert_eq!(status, 200);
+    assert!(thumb.starts_with(b"\x89PNG"));
+    // Listed for the room; another room's recordings are not reachable by its id.
+    let list = admin.get(&format!("/api/v1/rooms/{room}/recordings")).await;
+    assert_eq!(list["recordings"][0]["id"], id);
+    admin
+        .send(
+            "PUT",
+            &format!("/api/v1/rooms/{room}"),
+            Some(json!({"public": false})),
+        )
+        .await;
+    let (status, _) = eve
+        .send("GET", &format!("/api/v1/recordings/{id}"), None)
+        .await;
+    assert_eq!(status, 404);
+    let (status, _, _) = fetch(&eve, media, None).await;
+    assert_eq!(status, 404);
+    // Renamed and deleted by a moderator.
+    let (status, renamed) = admin
+        .send(
+            "PUT",
+            &format!("/api/v1/recordings/{id}"),
+            Some(json!({"name": "Algebra"})),
+        )
+        .await;
+    assert_eq!((status, renamed["name"].as_str()), (200, Some("Algebra")));
+    let (status, _) = admin
+        .send("DELETE", &format!("/api/v1/recordings/{id}"), None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = admin
+        .send("GET", &format!("/api/v1/recordings/{id}"), None)
+        .await;
+    assert_eq!(status, 404);
+    node.stop().await.unwrap();
+}
+
+/// Nobody publishes: the recording is still a valid file (black and silent).
+#[tokio::test]
+async fn a_recording_of_a_room_where_nobody_publishes_is_still_valid() {
+    if !ffmpeg() {
+        return;
+    }
+    let node = TestNode::sqlite().await;
+    let admin = node.admin().await;
+    let room = admin.create_room("Quiet", 10).await;
+    let (status, _) = admin
+        .send(
+            "POST",
+            &format!("/api/v1/rooms/{room}/recordings"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 409, "an empty room is not recorded");
+    let mut p = admin.join(room).await;
+    assert_eq!(p.welcome["recording"], Value::Null);
+    assert_eq!(p.welcome["you"]["can_record"], true);
+    let (status, rec) = admin
+        .send(
+            "POST",
+            &format!("/api/v1/rooms/{room}/recordings"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 201, "{rec}");
+    let id = rec["id"].as_i64().unwrap();
+    let started = p.expect("recording").await;
+    assert_eq!(
+        (started["active"].as_bool(), started["id"].as_i64()),
+        (Some(true), Some(id))
+    );
+    // Someone entering now is told in their welcome.
+    let late = admin.join(room).await;
+    assert_eq!(late.welcome["recording"]["id"], id);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (status, _) = admin
+        .send(
+            "POST",
+            &format!("/api/v1/recordings/{id}/stop"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let stopped = p.expect("recording").await;
+    assert_eq!(stopped["active"], false);
+    let (status, _) = admin
+        .send(
+            "POST",
+            &format!("/api/v1/recordings/{id}/stop"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 409, "stopped already");
+    let done = processed(&admin, id, 120).await;
+    let duration = done["duration_seconds"].as_f64().unwrap();
+    assert!((2.5..=5.0).contains(&duration), "{done}");
+    let (_, _, whole) = fetch(&admin, done["media_url"].as_str().unwrap(), None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("quiet.webm");
+    std::fs::write(&file, &whole).unwrap();
+    let (streams, probed) = probe(&file);
+    assert_eq!(streams.len(), 2, "{streams:?}");
+    assert!((2.5..=5.0).contains(&probed), "{probed}");
+    // Bad input.
+    let (status, _) = admin
+        .send(
+            "PUT",
+            &format!("/api/v1/recordings/{id}"),
+            Some(json!({"name": ""})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = admin.send("GET", "/api/v1/recordings/999999", None).await;
+    assert_eq!(status, 404);
+    node.stop().await.unwrap();
+}
