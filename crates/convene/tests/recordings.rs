@@ -327,3 +327,70 @@ async fn a_recording_of_a_room_where_nobody_publishes_is_still_valid() {
     assert_eq!(status, 404);
     node.stop().await.unwrap();
 }
+
+/// The recording node killed (kill -9) after 10 s: what it wrote is processed by the
+/// other node, about 10 s, and plays back through it with ranges.
+#[tokio::test]
+async fn a_recording_survives_kill_9_of_its_node_and_plays_back_through_the_other() {
+    if !ffmpeg() {
+        return;
+    }
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let Some(mut cluster) = common::cluster::Cluster::start(2).await else {
+        return;
+    };
+    let admin = cluster.node(1).admin().await;
+    admin.create_people(&["ann", "ben"]).await;
+    // The room on node 2, the browsers entering through node 1.
+    admin
+        .send("PUT", "/api/v1/servers/1", Some(json!({"active": false})))
+        .await;
+    let room = admin.create_room("Fragile lesson", 10).await;
+    let enter = admin
+        .post(&format!("/api/v1/rooms/{room}/enter"), json!({}))
+        .await;
+    assert_eq!(enter["server"]["id"], 2);
+    admin
+        .send("PUT", "/api/v1/servers/1", Some(json!({"active": true})))
+        .await;
+    let base = cluster.node(1).url.clone();
+    let ann = driver.browser().await;
+    let ben = driver.browser().await;
+    sign_in(&ann, &base, "ann", "ann-password").await;
+    sign_in(&ben, &base, "ben", "ben-password").await;
+    enter_room(&ann, room).await;
+    enter_room(&ben, room).await;
+    turn_on_camera_and_microphone(&ann).await;
+    turn_on_camera_and_microphone(&ben).await;
+    wait_for_media(&ann, "ann").await;
+    wait_for_media(&ben, "ben").await;
+
+    let (status, rec) = admin
+        .send("POST", &format!("/api/v1/rooms/{room}/recordings"), Some(json!({})))
+        .await;
+    assert_eq!(status, 201, "{rec}");
+    let id = rec["id"].as_i64().unwrap();
+    wait_for(&ann, "[data-testid=recording-indicator]:not([hidden])").await;
+    wait_for(&ben, "[data-testid=recording-indicator]:not([hidden])").await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    cluster.node_mut(2).kill9();
+    let done = processed(&admin, id, 180).await;
+    ann.close().await.unwrap();
+    ben.close().await.unwrap();
+    let duration = done["duration_seconds"].as_f64().unwrap();
+    assert!((7.0..=13.0).contains(&duration), "about 10 s: {done}");
+    let media = done["media_url"].as_str().unwrap();
+    let (status, _, part) = fetch(&admin, media, Some("bytes=100-1099")).await;
+    assert_eq!((status, part.len()), (206, 1000), "a range through node 1");
+    let (_, _, whole) = fetch(&admin, media, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("survived.webm");
+    std::fs::write(&file, &whole).unwrap();
+    let (streams, probed) = probe(&file);
+    assert!(streams.contains(&"video".into()) && streams.contains(&"audio".into()), "{streams:?}");
+    assert!((7.0..=13.0).contains(&probed), "{probed}");
+    let [r, g, b] = frame_colour(&file, probed / 2.0);
+    assert!(g > 50.0 && g > r + 20.0 && g > b + 20.0, "the camera's picture: {r} {g} {b}");
+}
