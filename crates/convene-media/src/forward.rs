@@ -137,9 +137,10 @@ impl Sfu {
             new_layer = true;
         }
         let rids = track.rids.clone();
-        if self.recorded_rooms.contains(&room)
-            && (data.rid.is_none() || data.rid == choose_layer(&rids, false))
-        {
+        // Every layer of a simulcast track: the recorder keeps the best one that has a
+        // picture, switching on keyframes (a layer the publisher stops sending under load
+        // must not leave the recording black).
+        if self.recorded_rooms.contains(&room) {
             let audio = data.params.spec().codec.is_audio();
             let frame = RecordedFrame {
                 room,

@@ -68,7 +68,7 @@ pub enum SfuEvent {
 }
 
 /// One frame of a publisher in a recorded room, as it arrived (never decoded), for
-/// the recorder. Of a simulcast track only the best layer is recorded.
+/// the recorder: of a simulcast track, every layer's (the recorder picks one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedFrame {
     pub room: RoomKey,

@@ -5,7 +5,9 @@
 -- on the database clock like a conversion's: `claimed_by` until `claimed_until`,
 -- `attempts` fencing a stale claimer), then `ready` (`media_key`, `thumbnail_key`) or
 -- `failed` with `error`. A capture whose heartbeat stopped (its node died) is processed
--- from the segments it wrote. One live recording per room.
+-- from the segments it wrote. One live recording per room. A room's `recording` policy:
+-- `allowed` (moderators start it), `forbidden`, or `automatic` (its node starts one
+-- when the room opens).
 
 CREATE TABLE recordings (
     id $ID_PK,
@@ -33,3 +35,5 @@ CREATE TABLE recordings (
 CREATE UNIQUE INDEX recordings_one_live ON recordings(room_id) WHERE status IN ('recording', 'stopping');
 CREATE INDEX recordings_room ON recordings(room_id, started_at);
 CREATE INDEX recordings_status ON recordings(status, claimed_until);
+
+ALTER TABLE rooms ADD COLUMN recording TEXT NOT NULL DEFAULT 'allowed';

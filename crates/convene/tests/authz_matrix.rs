@@ -149,6 +149,8 @@ enum Body {
     NewFolder,
     FolderEdit,
     FileSettings,
+    /// `{"policy": "allowed"}`.
+    RecordingPolicy,
 }
 
 struct Row {
@@ -592,6 +594,7 @@ impl World {
             }
             B::Check => json!({"token": self.invitation(self.guest_room, "single").await.1}),
             B::FileEdit => json!({"name": format!("renamed by {who:?}.txt")}),
+            B::RecordingPolicy => json!({"policy": "allowed"}),
             B::NewFolder => json!({"name": format!("made by {who:?}")}),
             B::FolderEdit => json!({"name": format!("renamed by {who:?}")}),
             B::FileSettings => json!({"files_upload": false}),

@@ -100,6 +100,10 @@ pub fn routes() -> Router<AppState> {
                 .put(recordings::rename)
                 .delete(recordings::delete),
         )
+        .route(
+            "/api/v1/rooms/{id}/recordings/settings",
+            axum::routing::put(recordings::settings),
+        )
         .route("/api/v1/recordings/{id}/stop", post(recordings::stop))
         .route("/api/v1/recordings/{id}/retry", post(recordings::retry))
         .route("/api/v1/recordings/{id}/media", get(recordings::media))

@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::files::serve;
 use crate::ids::RoomId;
 use crate::node::AppState;
-use crate::store::{FileRow, RecordingRow, RoomRow, Scope};
+use crate::store::{FileRow, RecordingPolicy, RecordingRow, RoomRow, Scope};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -127,6 +127,11 @@ pub async fn start(
 ) -> ApiResult<Response> {
     let room = visible_room(&state, &caller, RoomId(id)).await?;
     must_manage(policy::may_moderate(&caller, &room))?;
+    if state.store.room_recording_policy(room.id).await? == RecordingPolicy::Forbidden {
+        return Err(ApiError::forbidden(
+            "recording is forbidden in this room (its recording setting)",
+        ));
+    }
     if state.store.room_host(room.id).await?.is_none() {
         return Err(ApiError::conflict(
             "nobody is in the room: a recording starts in a live room",
@@ -180,9 +185,41 @@ pub async fn list(
     let room = visible_room(&state, &caller, RoomId(id)).await?;
     let manage = policy::may_moderate(&caller, &room);
     let all = state.store.room_recordings(room.id).await?;
+    let setting = state.store.room_recording_policy(room.id).await?;
     Ok(Json(json!({
-        "recordings": all.iter().map(|r| recording_json(r, manage)).collect::<Vec<_>>()
+        "recordings": all.iter().map(|r| recording_json(r, manage)).collect::<Vec<_>>(),
+        "policy": setting.as_str(),
+        "may_manage": manage,
     })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    policy: String,
+}
+
+/// `PUT /api/v1/rooms/{id}/recordings/settings`: `allowed`, `forbidden` or `automatic`.
+pub async fn settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    JsonBody(body): JsonBody<Settings>,
+) -> ApiResult<Json<Value>> {
+    let room = visible_room(&state, &caller, RoomId(id)).await?;
+    if !policy::may_edit_room(&caller, &room) {
+        return Err(ApiError::forbidden(
+            "only who may edit the room changes its recording setting",
+        ));
+    }
+    let setting = RecordingPolicy::parse(&body.policy).ok_or_else(|| {
+        ApiError::bad_request("`policy` is `allowed`, `forbidden` or `automatic`")
+    })?;
+    state
+        .store
+        .set_room_recording_policy(room.id, setting)
+        .await?;
+    Ok(Json(json!({"policy": setting.as_str()})))
 }
 
 /// `GET /api/v1/recordings/{id}`

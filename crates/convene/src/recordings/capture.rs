@@ -22,6 +22,8 @@ pub const SEGMENT: Duration = Duration::from_secs(2);
 const QUEUE: usize = 4096;
 /// Segment writes refused in a row before the capture gives up.
 const MAX_FAILURES: u32 = 3;
+/// A recorded layer silent this long gives way to another layer's next keyframe.
+const LAYER_STALL: Duration = Duration::from_millis(800);
 /// A track's media clock and arrival drifting apart by more than this is re-anchored.
 const MAX_DRIFT_US: u64 = 2_000_000;
 
@@ -44,7 +46,7 @@ pub struct Capture {
     pub node: i64,
     pub recording: RecordingRow,
     /// Called when the capture has ended by itself or been stopped, with its id.
-    pub ended: Box<dyn FnOnce(i64) + Send + Sync>,
+    pub ended: Box<dyn FnOnce(i64, Option<String>) + Send + Sync>,
 }
 
 struct Track {
@@ -52,8 +54,9 @@ struct Track {
     header: TrackHeader,
     seq: u32,
     segment: SegmentWriter,
-    layer: Option<String>,
-    waiting_keyframe: bool,
+    /// The layer recorded (None inside for a track without simulcast) and when it
+    /// last sent a frame.
+    layer: Option<(Option<String>, Instant)>,
     /// (µs since the start, media µs) of the frame the track's clock is anchored to.
     anchor: Option<(u64, u64)>,
     last_t: u64,
@@ -80,6 +83,7 @@ impl Capture {
         let mut tick = tokio::time::interval(SEGMENT);
         tick.tick().await;
         let mut failures = 0;
+        let mut why = None;
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
@@ -94,6 +98,7 @@ impl Capture {
                         failures += 1;
                         if failures >= MAX_FAILURES {
                             tracing::error!(recording = id, "recording: the storage refuses segments; stopping the recording (what was written is kept)");
+                            why = Some("the recording stopped: the shared storage refuses its files (is it full?); what was recorded until now is kept".to_string());
                             break;
                         }
                     }
@@ -119,7 +124,7 @@ impl Capture {
             secs = started.elapsed().as_secs(),
             "recording: capture ended"
         );
-        (self.ended)(id);
+        (self.ended)(id, why);
     }
 
     /// Writes every track's segment; false when the storage refused one.
@@ -144,6 +149,44 @@ impl Capture {
     }
 }
 
+/// A simulcast layer's rank: `f` (full) before `h` before `q`, others after.
+fn rank(layer: Option<&str>) -> u8 {
+    match layer {
+        None | Some("f") => 0,
+        Some("h") => 1,
+        Some("q") => 2,
+        Some(_) => 3,
+    }
+}
+
+/// Whether a video frame goes into the track: frames of the layer it records; a
+/// better layer's keyframe switches up; when the recorded layer stops (the publisher
+/// dropped it under load), the next keyframe of another switches to it.
+fn take_layer(track: &mut Track, f: &RecordedFrame) -> bool {
+    let now = f.arrived;
+    let current = track.layer.as_ref().map(|(l, _)| l.clone());
+    if track.layer.is_some() && current == Some(f.layer.clone()) {
+        track.layer = Some((f.layer.clone(), now));
+        return true;
+    }
+    if !f.keyframe {
+        return false;
+    }
+    let switch = match &track.layer {
+        None => true,
+        Some((layer, seen)) => {
+            rank(f.layer.as_deref()) < rank(layer.as_deref())
+                || now.saturating_duration_since(*seen) > LAYER_STALL
+        }
+    };
+    if switch {
+        // Another picture size, decodable from this keyframe on; its clock anew.
+        track.layer = Some((f.layer.clone(), now));
+        track.anchor = None;
+    }
+    switch
+}
+
 /// Adds a frame to its track, on the recording's timeline: anchored at its arrival,
 /// then following the track's own media clock (smooth), re-anchored after a jump.
 fn add(tracks: &mut HashMap<(String, String), Track>, started: Instant, f: RecordedFrame) {
@@ -161,22 +204,12 @@ fn add(tracks: &mut HashMap<(String, String), Track>, started: Instant, f: Recor
             header,
             seq: 0,
             layer: None,
-            waiting_keyframe: !f.audio,
             anchor: None,
             last_t: 0,
         }
     });
-    if !f.audio && f.layer != track.layer {
-        // Another simulcast layer: a new picture size, decodable from its keyframe.
-        track.layer = f.layer.clone();
-        track.waiting_keyframe = true;
-        track.anchor = None;
-    }
-    if track.waiting_keyframe {
-        if !f.keyframe {
-            return;
-        }
-        track.waiting_keyframe = false;
+    if !f.audio && !take_layer(track, &f) {
+        return;
     }
     let arrived = f.arrived.saturating_duration_since(started).as_micros() as u64;
     let t = match track.anchor {
@@ -197,4 +230,59 @@ fn add(tracks: &mut HashMap<(String, String), Track>, started: Instant, f: Recor
     let t = t.max(track.last_t);
     track.last_t = t;
     track.segment.push(t, f.keyframe, &f.data);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use convene_media::ParticipantId;
+
+    fn frame(layer: &str, keyframe: bool, at: Instant) -> RecordedFrame {
+        RecordedFrame {
+            room: 1,
+            publisher: ParticipantId("p".into()),
+            track: "0".into(),
+            label: "camera".into(),
+            audio: false,
+            layer: Some(layer.into()),
+            media_us: 0,
+            arrived: at,
+            keyframe,
+            data: std::sync::Arc::from(&b"x"[..]),
+        }
+    }
+
+    #[test]
+    fn the_best_layer_with_a_picture_is_recorded_switching_on_keyframes() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut tracks = HashMap::new();
+        let mut taken = |f: RecordedFrame| {
+            let before = tracks
+                .values()
+                .map(|t: &Track| t.segment.frames())
+                .sum::<usize>();
+            add(&mut tracks, t0, f);
+            tracks.values().map(|t| t.segment.frames()).sum::<usize>() > before
+        };
+        assert!(
+            !taken(frame("q", false, ms(0))),
+            "nothing before a keyframe"
+        );
+        assert!(taken(frame("q", true, ms(10))));
+        assert!(
+            !taken(frame("h", false, ms(20))),
+            "a better layer waits for its keyframe"
+        );
+        assert!(taken(frame("h", true, ms(30))), "and switches on it");
+        assert!(
+            !taken(frame("q", true, ms(40))),
+            "a worse one is not taken while h sends"
+        );
+        assert!(taken(frame("h", false, ms(50))));
+        // h stops (the publisher dropped it): q's next keyframe takes over.
+        assert!(!taken(frame("q", false, ms(2000))));
+        assert!(taken(frame("q", true, ms(2100))));
+        assert!(taken(frame("q", false, ms(2150))));
+    }
 }

@@ -61,6 +61,10 @@ impl SegmentWriter {
         self.frames == 0
     }
 
+    pub fn frames(&self) -> usize {
+        self.frames
+    }
+
     pub fn len(&self) -> usize {
         self.buf.len()
     }

@@ -91,8 +91,8 @@ pub(crate) enum RoomCmd {
     RecordingChanged,
     /// What the lookup found (a `recording` row, or none).
     RecordingFound(Option<Box<crate::store::RecordingRow>>),
-    /// This node's capture of that recording ended by itself.
-    RecordingEnded(i64),
+    /// This node's capture of that recording ended (why, when it stopped by itself).
+    RecordingEnded(i64, Option<String>),
 }
 
 pub enum JoinRefused {

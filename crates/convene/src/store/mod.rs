@@ -37,7 +37,7 @@ pub use invitations::{
 };
 pub use leases::Renewal;
 pub use migrate::latest_version;
-pub use recordings::{RecordingClaim, RecordingRow};
+pub use recordings::{RecordingClaim, RecordingPolicy, RecordingRow};
 pub use rooms::{RoomKind, RoomRow, RoomWrite};
 pub use servers::{LEASE_MS, NODE_IDS, ServerRow, ServerStats, ServerWrite, normalise_base_path};
 pub use sessions::SessionUser;

@@ -72,7 +72,59 @@ const CLAIM: &str = "UPDATE recordings
                  ORDER BY id LIMIT 1 LOCK_CLAUSE)
      RETURNING id, attempts";
 
+/// Whether a room may be recorded, and whether it is by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordingPolicy {
+    Allowed,
+    Forbidden,
+    Automatic,
+}
+
+impl RecordingPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordingPolicy::Allowed => "allowed",
+            RecordingPolicy::Forbidden => "forbidden",
+            RecordingPolicy::Automatic => "automatic",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RecordingPolicy> {
+        match s {
+            "allowed" => Some(RecordingPolicy::Allowed),
+            "forbidden" => Some(RecordingPolicy::Forbidden),
+            "automatic" => Some(RecordingPolicy::Automatic),
+            _ => None,
+        }
+    }
+}
+
 impl Store {
+    pub async fn room_recording_policy(&self, room: RoomId) -> sqlx::Result<RecordingPolicy> {
+        let row = sqlx::query("SELECT recording FROM rooms WHERE id = $1")
+            .bind(room.0)
+            .fetch_optional(self.pool())
+            .await?;
+        let text: Option<String> = row.map(|r| r.try_get("recording")).transpose()?;
+        Ok(text
+            .as_deref()
+            .and_then(RecordingPolicy::parse)
+            .unwrap_or(RecordingPolicy::Allowed))
+    }
+
+    pub async fn set_room_recording_policy(
+        &self,
+        room: RoomId,
+        policy: RecordingPolicy,
+    ) -> sqlx::Result<bool> {
+        let done = sqlx::query("UPDATE rooms SET recording = $2 WHERE id = $1")
+            .bind(room.0)
+            .bind(policy.as_str())
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Starts a recording of `room` (its row; capture follows on the room's node). None
     /// when the room has one running already.
     pub async fn start_recording(

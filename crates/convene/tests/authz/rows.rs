@@ -297,6 +297,13 @@
         [U, F, F, E::S(409), F, E::S(409), F, F],
     ),
     row(
+        "PUT",
+        "/api/v1/rooms/{id}/recordings/settings",
+        At::RecordedRoom,
+        B::RecordingPolicy,
+        [U, F, F, OK, F, OK, OK, F],
+    ),
+    row(
         "GET",
         "/api/v1/recordings/{id}",
         At::Recording,

@@ -100,7 +100,7 @@ pub(super) fn spawn(
         let chat = ChatWriter::spawn(ctx.store.clone(), id, back.clone(), &ctx.tasks);
         let boards = BoardWriter::spawn(ctx.store.clone(), id, back.clone(), &ctx.tasks);
         board_io::load(ctx.store.clone(), id, back.clone(), &ctx.tasks);
-        recording::look_up(ctx.store.clone(), id, back.clone(), &ctx.tasks);
+        recording::look_up(ctx.store.clone(), id, true, back.clone(), &ctx.tasks);
         let lobby = LobbyMirror::spawn(ctx.store.clone(), id, &ctx.tasks);
         let node = NodeFacts {
             server: ctx.server.clone(),
@@ -262,11 +262,12 @@ impl Room {
             RoomCmd::RecordingChanged => recording::look_up(
                 self.ctx.store.clone(),
                 rules.room_id(),
+                false,
                 self.back.clone(),
                 &self.ctx.tasks,
             ),
             RoomCmd::RecordingFound(found) => self.recording_found(found.map(|r| *r)),
-            RoomCmd::RecordingEnded(id) => self.recording_ended(id),
+            RoomCmd::RecordingEnded(id, why) => self.recording_ended(id, why),
             RoomCmd::Decide { id, admit, reply } => {
                 let outcome = rules.decide(&id, admit, None);
                 tracing::info!(room = %rules.room_id(), connection = %id, ?outcome, "lobby decision");

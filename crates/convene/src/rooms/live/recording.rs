@@ -12,7 +12,7 @@ use crate::media::MediaCmd;
 use crate::protocol::ServerMsg;
 use crate::recordings::RecordingView;
 use crate::recordings::capture::Capture;
-use crate::store::{RecordingRow, Store};
+use crate::store::{RecordingPolicy, RecordingRow, Store};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
@@ -46,17 +46,51 @@ impl RoomState {
         self.recording = view;
         self.broadcast(frame);
     }
+
+    pub(super) fn tell_moderators(&mut self, frame: std::sync::Arc<str>) {
+        let to: Vec<_> = self
+            .members
+            .iter()
+            .filter(|m| m.view.moderator)
+            .map(|m| m.view.id.clone())
+            .collect();
+        for id in to {
+            self.send_to(&id, frame.clone());
+        }
+    }
 }
 
-/// Looks up the room's running recording and hands it to the room.
+/// Looks up the room's running recording and hands it to the room. `opening`: the room
+/// just opened here, and one whose policy is `automatic` starts recording now.
 pub(super) fn look_up(
     store: Store,
     room: RoomId,
+    opening: bool,
     back: mpsc::WeakSender<RoomCmd>,
     tasks: &TaskTracker,
 ) {
     tasks.spawn(async move {
-        match tokio::time::timeout(DEADLINE, store.live_recording(room)).await {
+        let find = async {
+            let found = store.live_recording(room).await?;
+            if found.is_some()
+                || !opening
+                || store.room_recording_policy(room).await? != RecordingPolicy::Automatic
+            {
+                return Ok(found);
+            }
+            let name = format!(
+                "Automatic recording — {}",
+                chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+            );
+            let started = store
+                .start_recording(room, &name, None, &crate::recordings::new_prefix())
+                .await?;
+            if let Some(r) = &started {
+                tracing::info!(%room, recording = r.id, "recording started automatically");
+            }
+            Ok::<_, sqlx::Error>(started)
+        };
+        match tokio::time::timeout(DEADLINE, find).await {
             Ok(Ok(found)) => {
                 if let Some(back) = back.upgrade() {
                     let _ = back
@@ -97,9 +131,9 @@ impl Room {
             storage: self.ctx.storage.clone(),
             node,
             recording: row,
-            ended: Box::new(move |id| {
+            ended: Box::new(move |id, why| {
                 if let Some(back) = back.upgrade() {
-                    let _ = back.try_send(RoomCmd::RecordingEnded(id));
+                    let _ = back.try_send(RoomCmd::RecordingEnded(id, why));
                 }
             }),
         };
@@ -111,11 +145,21 @@ impl Room {
         });
     }
 
-    /// The capture ended by itself (the storage refused it, it was deleted).
-    pub(super) fn recording_ended(&mut self, id: i64) {
+    /// The capture ended by itself (the storage refused it, it was deleted); the
+    /// moderators are told why when there is a reason.
+    pub(super) fn recording_ended(&mut self, id: i64, why: Option<String>) {
         if self.capture.as_ref().is_some_and(|c| c.id == id) {
             self.stop_capture();
             self.rules.set_recording(None);
+            if let Some(why) = why {
+                self.rules.tell_moderators(
+                    ServerMsg::Error {
+                        code: crate::protocol::ErrorCode::Unavailable,
+                        message: &why,
+                    }
+                    .to_frame(),
+                );
+            }
         }
     }
 
