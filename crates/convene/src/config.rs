@@ -165,6 +165,9 @@ pub struct Settings {
     /// Address space each document converter may take, in MiB.
     #[arg(long, env = "CONVENE_CONVERSION_MEMORY_LIMIT")]
     pub conversion_memory_limit: Option<u32>,
+    /// Days a finished recording is kept (0: for ever).
+    #[arg(long, env = "CONVENE_RECORDING_RETENTION_DAYS")]
+    pub recording_retention_days: Option<u32>,
 }
 
 impl Settings {
@@ -228,7 +231,8 @@ impl Settings {
             conversion_timeout,
             conversion_max_pages,
             conversion_dpi,
-            conversion_memory_limit
+            conversion_memory_limit,
+            recording_retention_days
         )
     }
 }
@@ -274,6 +278,8 @@ pub struct Config {
     pub login_throttle_after: u32,
     pub trust_forwarded_for: bool,
     pub cleanup_interval: Duration,
+    /// Finished recordings older than this are deleted (None: kept for ever).
+    pub recording_retention: Option<Duration>,
     pub room_grace: Duration,
     pub media_port: u16,
     /// None: advertise the listen address (or 127.0.0.1 when listening on all addresses).
@@ -530,6 +536,16 @@ impl Settings {
             login_throttle_after,
             trust_forwarded_for: self.trust_forwarded_for.unwrap_or(false),
             cleanup_interval: secs("cleanup_interval", self.cleanup_interval, 60, 1, 86400)?,
+            recording_retention: match bounded(
+                "recording_retention_days",
+                self.recording_retention_days,
+                0,
+                0,
+                36_500,
+            )? {
+                0 => None,
+                days => Some(Duration::from_secs(u64::from(days) * 86_400)),
+            },
             room_grace: secs("room_grace", self.room_grace, 30, 0, 3600)?,
             media_port: self.media_port.unwrap_or(5080),
             media_public_ip: match self.media_public_ip.as_deref().map(str::trim) {

@@ -151,6 +151,18 @@ async fn purge(state: &ClusterContext) {
         }
         Err(e) => tracing::warn!(error = %e, "purging expired guests failed"),
     }
+    // Recordings past the retention setting.
+    if let Some(age) = state.recording_retention {
+        match store.expire_recordings(age.as_millis() as i64).await {
+            Ok(expired) => {
+                for (id, prefix) in expired {
+                    tracing::info!(recording = id, "recording deleted: older than `recording_retention_days`");
+                    crate::recordings::remove_files(&state.storage, &prefix).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "expiring old recordings failed"),
+        }
+    }
     // Deleted files whose bytes could not be removed at once (or whose room went).
     match crate::files::area::purge(store, &state.storage).await {
         Ok(n) if n > 0 => tracing::info!(files = n, "purged deleted files"),

@@ -136,6 +136,7 @@ pub async fn run_observed(
         events: events.clone(),
         storage: storage.clone(),
         cleanup_interval: config.cleanup_interval,
+        recording_retention: config.recording_retention,
         room_grace: config.room_grace,
         media_running: true,
         shutdown: shutdown_token.clone(),

@@ -408,3 +408,60 @@ async fn a_room_gone_right_after_its_creation_is_an_error() {
     let created = store.create_room(&room("Ghost", 5, true, vec![])).await;
     assert!(created.is_err(), "{created:?}");
 }
+
+/// Retention: finished recordings older than the age are marked deleted; newer ones
+/// and one being captured stay.
+#[tokio::test]
+async fn old_finished_recordings_expire_and_others_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/r.db?mode=rwc", dir.path().display());
+    let store = Store::open(&url).await.unwrap();
+    let room = store
+        .create_room(&room("kept", 10, true, vec![]))
+        .await
+        .unwrap()
+        .id;
+    let rec = |n: &str| {
+        let store = store.clone();
+        let n = n.to_string();
+        async move {
+            store
+                .start_recording(room, &n, None, &format!("recordings/{n}"))
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+        }
+    };
+    let old = rec("old").await;
+    store.capture_finished(old).await.unwrap();
+    let recent = rec("recent").await;
+    store.capture_finished(recent).await.unwrap();
+    let live = rec("live").await;
+    let day = 86_400_000i64;
+    sqlx::query(
+        "UPDATE recordings SET status = 'ready', started_at = started_at - $1 WHERE id = $2",
+    )
+    .bind(10 * day)
+    .bind(old)
+    .execute(store.pool())
+    .await
+    .unwrap();
+    sqlx::query("UPDATE recordings SET status = 'ready' WHERE id = $1")
+        .bind(recent)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE recordings SET started_at = started_at - $1 WHERE id = $2")
+        .bind(10 * day)
+        .bind(live)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let expired = store.expire_recordings(7 * day).await.unwrap();
+    assert_eq!(expired, vec![(old, "recordings/old".to_string())]);
+    assert!(store.recording(old).await.unwrap().is_none());
+    assert!(store.recording(recent).await.unwrap().is_some());
+    assert_eq!(store.recording(live).await.unwrap().unwrap().status, "recording");
+    assert!(store.expire_recordings(7 * day).await.unwrap().is_empty(), "once");
+}

@@ -271,18 +271,7 @@ pub async fn delete(
     changed(&state, rec.room).await;
     let (storage, prefix) = (state.storage.clone(), rec.storage_prefix.clone());
     state.tasks.spawn(async move {
-        use futures_util::StreamExt;
-        let store = storage.object_store();
-        let mut listing = store.list(Some(&object_store::path::Path::from(prefix.as_str())));
-        let mut keys = Vec::new();
-        while let Some(Ok(meta)) = listing.next().await {
-            keys.push(meta.location.to_string());
-        }
-        for key in keys {
-            if let Err(e) = storage.delete(&key).await {
-                tracing::warn!(error = %e, "cannot remove a deleted recording's file");
-            }
-        }
+        crate::recordings::remove_files(&storage, &prefix).await;
     });
     Ok(StatusCode::NO_CONTENT)
 }

@@ -28,6 +28,8 @@ pub struct ClusterContext {
     pub health: Health,
     pub events: Arc<EventBus>,
     pub storage: SharedStorage,
+    /// Finished recordings older than this are deleted (None: kept).
+    pub recording_retention: Option<Duration>,
     /// How often expired rows are purged.
     pub cleanup_interval: Duration,
     /// How long an empty room keeps its place.

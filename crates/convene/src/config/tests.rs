@@ -338,6 +338,11 @@ fn conversion_settings_defaults_and_bounds() {
         ..Default::default()
     };
     assert!(err(dpi).contains("`conversion_dpi` must be between 30 and 600, not 1000"));
+    let retention = Settings {
+        recording_retention_days: Some(40_000),
+        ..Default::default()
+    };
+    assert!(err(retention).contains("`recording_retention_days` must be between 0 and 36500"));
     let memory = Settings {
         conversion_memory_limit: Some(16),
         ..Default::default()

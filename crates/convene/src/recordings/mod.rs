@@ -37,3 +37,20 @@ impl From<&RecordingRow> for RecordingView {
 pub fn new_prefix() -> String {
     format!("recordings/{}", crate::secret::random_hex(16))
 }
+
+/// Removes every file of a recording from the shared storage (after its row is marked
+/// deleted); what cannot be removed now stays, logged.
+pub async fn remove_files(storage: &crate::files::SharedStorage, prefix: &str) {
+    use futures_util::StreamExt;
+    let store = storage.object_store();
+    let mut listing = store.list(Some(&object_store::path::Path::from(prefix)));
+    let mut keys = Vec::new();
+    while let Some(Ok(meta)) = listing.next().await {
+        keys.push(meta.location.to_string());
+    }
+    for key in keys {
+        if let Err(e) = storage.delete(&key).await {
+            tracing::warn!(error = %e, "cannot remove a deleted recording's file");
+        }
+    }
+}

@@ -367,4 +367,20 @@ impl Store {
         .await?;
         Ok(done.rows_affected() > 0)
     }
+
+    /// Marks deleted the finished recordings (`ready`, `failed`) started more than
+    /// `age_ms` ago; their ids and prefixes, for their files to be removed.
+    pub async fn expire_recordings(&self, age_ms: i64) -> sqlx::Result<Vec<(i64, String)>> {
+        let rows = sqlx::query(&self.sql(
+            "UPDATE recordings SET deleted_at = NOW_MS
+             WHERE deleted_at IS NULL AND status IN ('ready', 'failed') AND started_at < NOW_MS - $1
+             RETURNING id, storage_prefix",
+        ))
+        .bind(age_ms)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("storage_prefix")?)))
+            .collect()
+    }
 }
