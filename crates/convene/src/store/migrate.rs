@@ -39,6 +39,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "thumbnails",
         include_str!("../../migrations/0009_thumbnails.sql"),
     ),
+    (
+        10,
+        "openmeetings",
+        include_str!("../../migrations/0010_openmeetings.sql"),
+    ),
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("convene" in ASCII).
