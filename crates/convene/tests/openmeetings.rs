@@ -154,6 +154,18 @@ async fn the_moodle_plugins_sequence_on_one_node() {
         .await;
     assert_eq!(upd.body["roomDTO"]["id"], room, "{}", upd.body);
     assert_eq!(upd.body["roomDTO"]["name"], "C101 Maths (renamed)");
+    // The id of a room Convene does not know (one of the OpenMeetings server used before):
+    // made anew.
+    let mut migrated = moodle_room(4, "Old activity");
+    migrated["id"] = json!(424242);
+    let m = om
+        .post_multipart(
+            &format!("room/?&sid={sid}"),
+            &[("room", &migrated.to_string())],
+        )
+        .await;
+    let migrated = m.body["roomDTO"]["id"].as_i64().unwrap();
+    assert!(migrated != 424242 && migrated != room, "{}", m.body);
     // An ordinary Convene room.
     let convene_room = admin.get(&format!("/api/v1/rooms/{room}")).await;
     assert_eq!(convene_room["kind"], "conference");

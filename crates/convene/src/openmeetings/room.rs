@@ -101,7 +101,7 @@ async fn create(state: &AppState, caller: &Caller, dto: &RoomIn) -> OmResult {
     }
 }
 
-/// `POST room/` (form `room` = RoomDTO): creates, or with `id` updates.
+/// `POST room/` (form `room` = RoomDTO): creates, or with the `id` of a room updates it.
 pub async fn add(State(state): State<AppState>, req: OmRequest) -> OmResult {
     let caller = soap(&state, &req).await?;
     let json = req
@@ -109,8 +109,12 @@ pub async fn add(State(state): State<AppState>, req: OmRequest) -> OmResult {
         .ok_or_else(|| Fail::from(status_only(StatusCode::BAD_REQUEST)))?;
     let dto = room_in(&json).map_err(refused)?;
     match dto.id {
-        Some(id) => update(&state, &caller, RoomId(id), &dto).await,
-        None => create(&state, &caller, &dto).await,
+        Some(id) if state.store.room(RoomId(id)).await?.is_some() => {
+            update(&state, &caller, RoomId(id), &dto).await
+        }
+        // An id Convene does not know (a room of the OpenMeetings server the platform used
+        // before): made anew, and the platform keeps the id answered.
+        _ => create(&state, &caller, &dto).await,
     }
 }
 
