@@ -332,6 +332,35 @@ async fn the_moodle_plugins_sequence_on_one_node() {
     );
     assert_eq!(om.get(&format!("room/999999?&sid={sid}")).await.status, 500);
 
+    // An invitation (room/hash, its DTO in the query) is a Convene invitation link.
+    let invite = json!({"roomId": room.to_string(), "valid": "ONE_TIME", "firstname": "Guest",
+                        "email": "g@x.test", "passwordProtected": false});
+    let inv = om
+        .call(
+            "POST",
+            &format!(
+                "room/hash?&sid={sid}&invite={}&sendmail=false",
+                urlencode(&invite.to_string())
+            ),
+            None,
+            String::new(),
+        )
+        .await;
+    assert_eq!(inv.body["serviceResult"]["type"], "SUCCESS", "{}", inv.body);
+    let token = message(&inv);
+    let (status, location, _) = om.open_hash(&format!("invitation={token}")).await;
+    assert_eq!((status, location), (303, Some(format!("/invite/{token}"))));
+    let check: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/invitations/check", node.url))
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(check["room"]["id"], room, "{check}");
+
     // Activity deleted.
     let del = om
         .call(

@@ -54,6 +54,7 @@ pub fn router(config: &Config) -> Router<AppState> {
             "/room/{type}/{externaltype}/{externalid}",
             get(room::external),
         )
+        .route("/room/hash", post(room::invitation))
         .route("/room/count/{id}", get(room::count))
         .route("/room/users/{id}", get(room::users))
         .route("/room/kick/{id}", get(room::kick_all))

@@ -343,3 +343,73 @@ pub async fn open(
 ) -> OmResult {
     set_closed(&state, &req, &id, false).await
 }
+
+/// `POST room/hash?invite=InvitationDTO&sendmail=…`: a Convene invitation link to the room
+/// (its token is the message; the entry is `BASE/hash?invitation=…`, which forwards to
+/// `/invite/…`). `ONE_TIME` is a single-use link, `PERIOD` one valid until `validTo`,
+/// `ENDLESS` one for 30 days (Convene's longest); no e-mail is sent.
+pub async fn invitation(State(state): State<AppState>, req: OmRequest) -> OmResult {
+    use crate::store::{InviteRole, NewInvitation};
+    let caller = soap(&state, &req).await?;
+    let dto = req
+        .json("invite", "invitationDTO")?
+        .ok_or_else(|| Fail::from(status_only(StatusCode::NOT_FOUND)))?;
+    let room_id = super::transport::long(&dto, "roomId")
+        .map_err(|_| Fail::from(status_only(StatusCode::NOT_FOUND)))?
+        .ok_or_else(|| failure("roomId is not set"))?;
+    let room = visible(&state, &caller, &room_id.to_string()).await?;
+    if !policy::may_invite(&caller, &room) {
+        return Err(not_allowed());
+    }
+    // The REST API's bounds (`api/invitations.rs`): 30 days at most, 500 open per room.
+    let longest: i64 = 30 * 24 * 3600;
+    if state.store.count_live_invitations(room.id).await? >= 500 {
+        return Err(failure(
+            "this room has 500 open invitations; revoke some first",
+        ));
+    }
+    let valid = super::transport::text(&dto, "valid").unwrap_or_default();
+    let (multi_use, secs) = match valid.trim().to_ascii_uppercase().as_str() {
+        "PERIOD" => {
+            let to = super::transport::text(&dto, "validTo").unwrap_or_default();
+            let until = chrono::NaiveDateTime::parse_from_str(to.trim(), "%Y-%m-%d %H:%M:%S")
+                .map_err(|_| failure("validTo must be a date-time like 2018-03-19 02:25:12"))?
+                .and_utc()
+                .timestamp();
+            let left = until - chrono::Utc::now().timestamp();
+            if left <= 0 {
+                return Err(failure("validTo is in the past"));
+            }
+            (true, left.min(longest))
+        }
+        "ENDLESS" => (true, longest),
+        _ => (false, longest),
+    };
+    let protected = super::transport::boolean(&dto, "passwordProtected").unwrap_or(false);
+    let password_hash = if protected {
+        let p = super::transport::text(&dto, "password").unwrap_or_default();
+        if p.chars().count() < 4 || p.len() > crate::auth::password::MAX_PASSWORD_LEN {
+            return Err(failure("the password must be 4 characters to 256 bytes"));
+        }
+        Some(
+            crate::auth::password::hash(&state.hashing, p)
+                .await
+                .map_err(|_| failure("the server is busy; try again"))?,
+        )
+    } else {
+        None
+    };
+    let (inv, token) = state
+        .store
+        .create_invitation(&NewInvitation {
+            room: room.id,
+            role: InviteRole::Participant,
+            multi_use,
+            password_hash: password_hash.as_deref(),
+            created_by: caller.user.id,
+            ttl_ms: secs * 1000,
+        })
+        .await?;
+    tracing::info!(room = %room.id, invitation = inv.id, by = %caller.user.login, multi_use, "invitation created through the openmeetings API");
+    Ok(success(token))
+}
