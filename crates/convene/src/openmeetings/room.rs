@@ -238,11 +238,11 @@ pub async fn users(
     let caller = soap(&state, &req).await?;
     let room = visible(&state, &caller, &id).await?;
     let rows = state.store.room_connections(room.id).await?;
-    let profiles = state.store.om_external_users().await?;
     let mut out = Vec::new();
     for row in &rows {
         if let Some(user) = state.store.user(row.user_id).await? {
-            out.push(user_out(&user, profiles.get(&user.id)));
+            let profile = state.store.om_profile_of(user.id).await?;
+            out.push(user_out(&user, profile.as_ref()));
         }
     }
     Ok(wrap("userDTO", Value::Array(out)))

@@ -421,6 +421,33 @@ mod tests {
     }
 
     #[test]
+    fn random_bodies_never_panic() {
+        // A small xorshift generator: the same inputs on every run.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet: &[u8] = b"-\r\n=;:\"abcXYZ name Content-Disposition: form-data; boundary";
+        for round in 0..3000 {
+            let len = (next() % 200) as usize;
+            let mut body: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            if round % 3 == 0 {
+                body.splice(0..0, b"--b\r\n".iter().copied());
+            }
+            let _ = parse_multipart(&body, Some("b"));
+            let _ = parse_multipart(&body, None);
+            let _ = parse_form("multipart/form-data", &body);
+            let _ = parse_form("", &body);
+            let _ = parse_form("application/x-www-form-urlencoded", &body);
+        }
+    }
+
+    #[test]
     fn numbers_as_strings_and_ids_as_numbers() {
         let v = json!({"roomId": "12", "capacity": 25, "externalId": 7, "fileId": " 3 ",
                        "bad": "x", "empty": "", "none": null, "f": 4.0});

@@ -29,6 +29,13 @@ pub async fn login(
     headers: HeaderMap,
     req: OmRequest,
 ) -> OmResult {
+    if req.method == axum::http::Method::GET {
+        // Never the values: they are the credentials.
+        tracing::warn!(
+            "deprecated GET user/login: the password travels in the URL (and into proxies' \
+             logs); the client should POST it as a form"
+        );
+    }
     let field = |k: &str| req.arg(k).map(|(v, _)| v.to_string()).unwrap_or_default();
     let (login, pass) = (field("user"), field("pass"));
     // Not an attempt: nothing is counted.

@@ -367,6 +367,19 @@ impl Store {
             .transpose()
     }
 
+    /// The profile of an account that is an external person.
+    pub async fn om_profile_of(&self, user: UserId) -> sqlx::Result<Option<ExternalProfile>> {
+        sqlx::query(&format!(
+            "SELECT {PROFILE_COLUMNS} FROM om_external_users WHERE user_id = $1"
+        ))
+        .bind(user.0)
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(profile_from_row)
+        .transpose()
+    }
+
     /// Every external person's profile, by account.
     pub async fn om_external_users(&self) -> sqlx::Result<HashMap<UserId, ExternalProfile>> {
         let mut out = HashMap::new();
