@@ -631,3 +631,41 @@ async fn frame_ancestors_let_the_lms_frame_the_pages_and_nothing_else() {
         .unwrap();
     assert_eq!(gone.status(), 404);
 }
+
+#[tokio::test]
+async fn under_https_the_hash_cookie_survives_a_cross_site_iframe() {
+    // An https public URL is what marks cookies Secure (TLS may end at a proxy).
+    let dir = tempfile::tempdir().unwrap();
+    let config = convene::Settings {
+        public_url: Some("https://meet.example.org".into()),
+        ..common::test_settings(dir.path())
+    }
+    .resolve()
+    .unwrap();
+    let node = TestNode::start(config).await;
+    let admin = node.admin().await;
+    admin
+        .create_user("moodle-ws", "moodle-ws-password", "webservice")
+        .await;
+    let om = Om::new(&node.url);
+    let sid = om.login("moodle-ws", "moodle-ws-password").await;
+    let add = om
+        .post_multipart(
+            &format!("room/?&sid={sid}"),
+            &[("room", &moodle_room(8, "Iframe room").to_string())],
+        )
+        .await;
+    let room = add.body["roomDTO"]["id"].as_i64().unwrap();
+    let hash = om
+        .hash(
+            &sid,
+            &moodle_user("7", "stud1", "Ann", "Lee"),
+            &moodle_options(room, 8, false),
+        )
+        .await;
+    let (status, _, res) = om.open_hash(&format!("&secure={hash}")).await;
+    assert_eq!(status, 303);
+    let set = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(set.contains("SameSite=None; Secure"), "{set}");
+    assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+}
