@@ -168,6 +168,12 @@ pub struct Settings {
     /// Days a finished recording is kept (0: for ever).
     #[arg(long, env = "CONVENE_RECORDING_RETENTION_DAYS")]
     pub recording_retention_days: Option<u32>,
+    /// Path under which the OpenMeetings-compatible API is served (`/openmeetings`).
+    #[arg(long, env = "CONVENE_OPENMEETINGS_PREFIX")]
+    pub openmeetings_prefix: Option<String>,
+    /// Origins allowed to show Convene's pages in a frame (an LMS), space- or comma-separated.
+    #[arg(long, env = "CONVENE_FRAME_ANCESTORS")]
+    pub frame_ancestors: Option<String>,
 }
 
 impl Settings {
@@ -232,7 +238,9 @@ impl Settings {
             conversion_max_pages,
             conversion_dpi,
             conversion_memory_limit,
-            recording_retention_days
+            recording_retention_days,
+            openmeetings_prefix,
+            frame_ancestors
         )
     }
 }
@@ -308,6 +316,11 @@ pub struct Config {
     pub upload_timeout: Duration,
     /// Document conversion (`docs/files.md`): the time limit, the page limit, the resolution.
     pub conversion: crate::files::convert::Limits,
+    /// Where the OpenMeetings-compatible API lives (`docs/openmeetings-api.md`), e.g.
+    /// `/openmeetings`: no trailing slash.
+    pub openmeetings_prefix: String,
+    /// Origins (`https://lms.example.org`) whose pages may frame Convene's; empty: none.
+    pub frame_ancestors: Vec<String>,
 }
 
 impl Config {
@@ -597,8 +610,74 @@ impl Settings {
                     1 << 20,
                 )?) << 20,
             },
+            openmeetings_prefix: openmeetings_prefix(self.openmeetings_prefix.as_deref())?,
+            frame_ancestors: frame_ancestors(self.frame_ancestors.as_deref())?,
         })
     }
+}
+
+/// First path segments that Convene's own routes use: the API prefix may not take them.
+const RESERVED_SEGMENTS: &[&str] = &[
+    "api", "ws", "assets", "room", "rooms", "my-rooms", "login", "profile", "admin", "invite",
+    "healthz", "readyz", "metrics",
+];
+
+/// `/name[/more]`: letters, digits, `-`, `_`, `.`; no trailing slash; not one of Convene's.
+fn openmeetings_prefix(given: Option<&str>) -> anyhow::Result<String> {
+    let prefix = given.map(str::trim).unwrap_or("/openmeetings");
+    let segments: Vec<&str> = prefix.strip_prefix('/').unwrap_or("").split('/').collect();
+    let valid = prefix.starts_with('/')
+        && prefix.len() <= 100
+        && segments.iter().all(|s| {
+            !s.is_empty()
+                && *s != "."
+                && *s != ".."
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        });
+    if !valid {
+        bail!(
+            "setting `openmeetings_prefix`: {prefix:?} must be a path such as /openmeetings \
+             (starting with /, no trailing slash, letters, digits, - _ . only)"
+        );
+    }
+    if RESERVED_SEGMENTS.contains(&segments[0]) {
+        bail!(
+            "setting `openmeetings_prefix`: {prefix:?} starts with /{}, which Convene uses itself",
+            segments[0]
+        );
+    }
+    Ok(prefix.to_string())
+}
+
+/// Origins for CSP `frame-ancestors`: `https://host[:port]` (or `http://`), or `'self'`.
+fn frame_ancestors(given: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for item in given
+        .unwrap_or("")
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let origin = item.trim_end_matches('/');
+        let ok = origin == "'self'"
+            || url::Url::parse(origin).is_ok_and(|u| {
+                matches!(u.scheme(), "https" | "http")
+                    && u.host_str().is_some()
+                    && u.path() == "/"
+                    && u.query().is_none()
+                    && u.username().is_empty()
+                    && !origin.contains(['*', ';', '"', '\''])
+            });
+        if !ok {
+            bail!(
+                "setting `frame_ancestors`: {item:?} is not an origin such as \
+                 https://moodle.example.org (or 'self')"
+            );
+        }
+        out.push(origin.to_string());
+    }
+    Ok(out)
 }
 
 /// The TURN servers as WebRTC `iceServers`; each URL must be turn: or turns:.

@@ -17,6 +17,7 @@ pub mod maintenance;
 pub mod media;
 pub mod metrics;
 pub mod node;
+pub mod openmeetings;
 pub mod ops;
 pub mod protocol;
 pub mod public_url;

@@ -367,6 +367,7 @@ pub fn router(state: AppState) -> Router {
     let shell = || async { web::shell() };
     Router::new()
         .merge(api::routes())
+        .merge(crate::openmeetings::router(&state.config))
         .route("/ws", get(signal::ws_handler))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -382,6 +383,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(api::method_not_allowed)
         .fallback(not_found)
         .layer(axum::middleware::from_fn(api::csrf::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::openmeetings::frame_policy,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             api::observe,

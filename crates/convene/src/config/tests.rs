@@ -351,3 +351,50 @@ fn conversion_settings_defaults_and_bounds() {
         err(memory).contains("`conversion_memory_limit` must be between 64 and 1048576, not 16")
     );
 }
+
+#[test]
+fn the_openmeetings_prefix_and_frame_ancestors() {
+    let c = Settings::default().resolve().unwrap();
+    assert_eq!(c.openmeetings_prefix, "/openmeetings");
+    assert!(c.frame_ancestors.is_empty());
+    let with = |prefix: &str, frames: &str| {
+        Settings {
+            openmeetings_prefix: Some(prefix.into()),
+            frame_ancestors: Some(frames.into()),
+            ..Default::default()
+        }
+        .resolve()
+    };
+    let c = with(
+        "/lms/om",
+        "https://moodle.example.org, 'self' http://lms:8080/",
+    )
+    .unwrap();
+    assert_eq!(c.openmeetings_prefix, "/lms/om");
+    assert_eq!(
+        c.frame_ancestors,
+        ["https://moodle.example.org", "'self'", "http://lms:8080"]
+    );
+    for bad in [
+        "",
+        "/",
+        "openmeetings",
+        "/om/",
+        "/api",
+        "/room/x",
+        "/a b",
+        "/../x",
+    ] {
+        let e = with(bad, "").unwrap_err().to_string();
+        assert!(e.contains("`openmeetings_prefix`"), "{bad:?}: {e}");
+    }
+    for bad in [
+        "*",
+        "moodle.example.org",
+        "https://x.org/path",
+        "https://x.org; script-src *",
+    ] {
+        let e = with("/openmeetings", bad).unwrap_err().to_string();
+        assert!(e.contains("`frame_ancestors`"), "{bad:?}: {e}");
+    }
+}

@@ -39,7 +39,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "thumbnails",
         include_str!("../../migrations/0009_thumbnails.sql"),
     ),
-    // 10 is the OpenMeetings API's (issue 12), landing separately.
+    (
+        10,
+        "openmeetings",
+        include_str!("../../migrations/0010_openmeetings.sql"),
+    ),
     (
         11,
         "recordings",

@@ -15,6 +15,7 @@ mod hosts;
 mod invitations;
 mod leases;
 mod migrate;
+pub mod openmeetings;
 mod recordings;
 mod rooms;
 mod servers;
