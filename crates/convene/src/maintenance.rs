@@ -156,7 +156,10 @@ async fn purge(state: &ClusterContext) {
         match store.expire_recordings(age.as_millis() as i64).await {
             Ok(expired) => {
                 for (id, prefix) in expired {
-                    tracing::info!(recording = id, "recording deleted: older than `recording_retention_days`");
+                    tracing::info!(
+                        recording = id,
+                        "recording deleted: older than `recording_retention_days`"
+                    );
                     crate::recordings::remove_files(&state.storage, &prefix).await;
                 }
             }

@@ -462,6 +462,12 @@ async fn old_finished_recordings_expire_and_others_stay() {
     assert_eq!(expired, vec![(old, "recordings/old".to_string())]);
     assert!(store.recording(old).await.unwrap().is_none());
     assert!(store.recording(recent).await.unwrap().is_some());
-    assert_eq!(store.recording(live).await.unwrap().unwrap().status, "recording");
-    assert!(store.expire_recordings(7 * day).await.unwrap().is_empty(), "once");
+    assert_eq!(
+        store.recording(live).await.unwrap().unwrap().status,
+        "recording"
+    );
+    assert!(
+        store.expire_recordings(7 * day).await.unwrap().is_empty(),
+        "once"
+    );
 }
