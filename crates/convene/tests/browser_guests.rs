@@ -29,16 +29,15 @@ async fn decide(c: &Client, name: &str, action: &str) {
         "//ul[@id='lobby-list']/li[.//span[contains(@class,'lobby-name') and normalize-space(.)='{name}']]//button[@data-action='{action}']"
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let mut last = String::from("not found");
     loop {
         // The list is redrawn at each change: a button found just before may be gone.
-        match c.find(Locator::XPath(&xpath)).await {
+        let last = match c.find(Locator::XPath(&xpath)).await {
             Ok(button) => match button.click().await {
                 Ok(_) => return,
-                Err(e) => last = e.to_string(),
+                Err(e) => e.to_string(),
             },
-            Err(e) => last = e.to_string(),
-        }
+            Err(e) => e.to_string(),
+        };
         assert!(
             tokio::time::Instant::now() < deadline,
             "no {action} button for {name}: {last}"
