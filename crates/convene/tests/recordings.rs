@@ -51,6 +51,24 @@ async fn fetch(
     (status, headers, res.bytes().await.unwrap().to_vec())
 }
 
+/// `POST /api/v1/rooms/{room}/recordings` with `body`: the status and answer.
+async fn start_recording(api: &Api, room: i64, body: Value) -> (u16, Value) {
+    api.send(
+        "POST",
+        &format!("/api/v1/rooms/{room}/recordings"),
+        Some(body),
+    )
+    .await
+}
+
+/// The bytes written to a file of a fresh folder (kept while the folder is).
+fn saved(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("recording.webm");
+    std::fs::write(&file, bytes).unwrap();
+    (dir, file)
+}
+
 /// `ffprobe`'s view of a file: its streams' types and its duration in seconds.
 fn probe(path: &std::path::Path) -> (Vec<String>, f64) {
     let out = Command::new("ffprobe")
@@ -136,32 +154,14 @@ async fn two_browsers_are_recorded_and_the_file_plays_back_with_ranges() {
     // Only the room's moderators start it.
     let mut eve = node.client();
     eve.login("eve", "eve-password").await;
-    let (status, _) = eve
-        .send(
-            "POST",
-            &format!("/api/v1/rooms/{room}/recordings"),
-            Some(json!({})),
-        )
-        .await;
+    let (status, _) = start_recording(&eve, room, json!({})).await;
     assert_eq!(status, 403);
     let started = Instant::now();
-    let (status, rec) = admin
-        .send(
-            "POST",
-            &format!("/api/v1/rooms/{room}/recordings"),
-            Some(json!({"name": "Lesson 1"})),
-        )
-        .await;
+    let (status, rec) = start_recording(&admin, room, json!({"name": "Lesson 1"})).await;
     assert_eq!(status, 201, "{rec}");
     let id = rec["id"].as_i64().unwrap();
     assert_eq!(rec["status"], "recording");
-    let (status, _) = admin
-        .send(
-            "POST",
-            &format!("/api/v1/rooms/{room}/recordings"),
-            Some(json!({})),
-        )
-        .await;
+    let (status, _) = start_recording(&admin, room, json!({})).await;
     assert_eq!(status, 409, "one recording at a time");
     // Both see the indicator.
     wait_for(&ann, "[data-testid=recording-indicator]:not([hidden])").await;
@@ -204,9 +204,7 @@ async fn two_browsers_are_recorded_and_the_file_plays_back_with_ranges() {
         (200, "video/webm")
     );
     assert_eq!(whole.len() as i64, done["size_bytes"].as_i64().unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("recording.webm");
-    std::fs::write(&file, &whole).unwrap();
+    let (_dir, file) = saved(&whole);
     let (streams, probed) = probe(&file);
     assert!(
         streams.contains(&"video".into()) && streams.contains(&"audio".into()),
@@ -270,24 +268,12 @@ async fn a_recording_of_a_room_where_nobody_publishes_is_still_valid() {
     let node = TestNode::sqlite().await;
     let admin = node.admin().await;
     let room = admin.create_room("Quiet", 10).await;
-    let (status, _) = admin
-        .send(
-            "POST",
-            &format!("/api/v1/rooms/{room}/recordings"),
-            Some(json!({})),
-        )
-        .await;
+    let (status, _) = start_recording(&admin, room, json!({})).await;
     assert_eq!(status, 409, "an empty room is not recorded");
     let mut p = admin.join(room).await;
     assert_eq!(p.welcome["recording"], Value::Null);
     assert_eq!(p.welcome["you"]["can_record"], true);
-    let (status, rec) = admin
-        .send(
-            "POST",
-            &format!("/api/v1/rooms/{room}/recordings"),
-            Some(json!({})),
-        )
-        .await;
+    let (status, rec) = start_recording(&admin, room, json!({})).await;
     assert_eq!(status, 201, "{rec}");
     let id = rec["id"].as_i64().unwrap();
     let started = p.expect("recording").await;
@@ -321,9 +307,7 @@ async fn a_recording_of_a_room_where_nobody_publishes_is_still_valid() {
     let duration = done["duration_seconds"].as_f64().unwrap();
     assert!((2.5..=5.0).contains(&duration), "{done}");
     let (_, _, whole) = fetch(&admin, done["media_url"].as_str().unwrap(), None).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("quiet.webm");
-    std::fs::write(&file, &whole).unwrap();
+    let (_dir, file) = saved(&whole);
     let (streams, probed) = probe(&file);
     assert_eq!(streams.len(), 2, "{streams:?}");
     assert!((2.5..=5.0).contains(&probed), "{probed}");
@@ -381,13 +365,7 @@ async fn a_recording_survives_kill_9_of_its_node_and_plays_back_through_the_othe
     wait_for_media(&ann, "ann").await;
     wait_for_media(&ben, "ben").await;
 
-    let (status, rec) = admin
-        .send(
-            "POST",
-            &format!("/api/v1/rooms/{room}/recordings"),
-            Some(json!({})),
-        )
-        .await;
+    let (status, rec) = start_recording(&admin, room, json!({})).await;
     assert_eq!(status, 201, "{rec}");
     let id = rec["id"].as_i64().unwrap();
     wait_for(&ann, "[data-testid=recording-indicator]:not([hidden])").await;
@@ -403,9 +381,7 @@ async fn a_recording_survives_kill_9_of_its_node_and_plays_back_through_the_othe
     let (status, _, part) = fetch(&admin, media, Some("bytes=100-1099")).await;
     assert_eq!((status, part.len()), (206, 1000), "a range through node 1");
     let (_, _, whole) = fetch(&admin, media, None).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("survived.webm");
-    std::fs::write(&file, &whole).unwrap();
+    let (_dir, file) = saved(&whole);
     let (streams, probed) = probe(&file);
     assert!(
         streams.contains(&"video".into()) && streams.contains(&"audio".into()),
@@ -439,13 +415,7 @@ async fn a_room_set_to_automatic_records_itself_and_forbidden_refuses() {
         .await;
     assert_eq!(status, 200);
     let p = admin.join(room).await;
-    let (status, refused) = admin
-        .send(
-            "POST",
-            &format!("/api/v1/rooms/{room}/recordings"),
-            Some(json!({})),
-        )
-        .await;
+    let (status, refused) = start_recording(&admin, room, json!({})).await;
     assert_eq!(status, 403, "{refused}");
     assert_eq!(
         admin.get(&format!("/api/v1/rooms/{room}/recordings")).await["policy"],

@@ -14,9 +14,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use object_store::ObjectStoreExt;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 fn not_found(what: &str) -> ApiError {
     ApiError::not_found(what)
@@ -145,32 +143,13 @@ async fn stored_png(
     what: &str,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    let meta = state
-        .storage
-        .object_store()
-        .head(&object_store::path::Path::from(key.as_str()))
-        .await
-        .map_err(|e| {
-            tracing::warn!(file = file.id, error = %e, "cannot read a {what} from the storage");
-            ApiError::unavailable(format!(
-                "this {what} cannot be read from the shared storage on this server right now"
-            ))
-        })?;
     let stem = file
         .name
         .rsplit_once('.')
         .map(|(s, _)| s)
         .unwrap_or(&file.name);
-    // What we made never changes under its key: the key's hash is its ETag.
-    let as_file = FileRow {
-        name: format!("{stem} - {what}.png"),
-        size: meta.size as i64,
-        content_type: "image/png".into(),
-        sha256: hex::encode(Sha256::digest(key.as_bytes())),
-        storage_key: key,
-        ..file.clone()
-    };
-    serve::respond(&state.storage, &as_file, headers, false).await
+    let name = format!("{stem} - {what}.png");
+    serve::respond_made(&state.storage, &key, &name, "image/png", headers, false).await
 }
 
 async fn thumbnail_of(

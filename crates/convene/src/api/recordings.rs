@@ -11,15 +11,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::files::serve;
 use crate::ids::RoomId;
 use crate::node::AppState;
-use crate::store::{FileRow, RecordingPolicy, RecordingRow, RoomRow, Scope};
+use crate::store::{RecordingPolicy, RecordingRow, RoomRow};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use object_store::ObjectStoreExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 const MAX_NAME_CHARS: usize = 200;
 
@@ -299,49 +297,6 @@ pub struct MediaQuery {
     download: Option<String>,
 }
 
-/// A stored file of the recording, served as a file (ETag, ranges, headers).
-async fn serve_part(
-    state: &AppState,
-    rec: &RecordingRow,
-    key: &str,
-    name: String,
-    content_type: &str,
-    headers: &HeaderMap,
-    download: bool,
-) -> ApiResult<Response> {
-    let size = state
-        .storage
-        .object_store()
-        .head(&object_store::path::Path::from(key))
-        .await
-        .map_err(|e| {
-            tracing::warn!(recording = rec.id, error = %e, "cannot read a recording from the storage");
-            ApiError::unavailable(
-                "this recording cannot be read from the shared storage on this server right now",
-            )
-        })?
-        .size;
-    let as_file = FileRow {
-        id: rec.id,
-        scope: Scope::Room(rec.room.unwrap_or(RoomId(0))),
-        folder: None,
-        name,
-        size: size as i64,
-        content_type: content_type.into(),
-        storage_key: key.into(),
-        // What we made never changes under its key.
-        sha256: hex::encode(Sha256::digest(key.as_bytes())),
-        status: "ready".into(),
-        error: None,
-        created_by: rec.started_by,
-        created_at: rec.started_at,
-        updated_at: rec.started_at,
-        thumbnail_key: None,
-        page_count: None,
-    };
-    serve::respond(&state.storage, &as_file, headers, download).await
-}
-
 /// `GET /api/v1/recordings/{id}/media`: the WebM, with range requests.
 pub async fn media(
     State(state): State<AppState>,
@@ -359,7 +314,15 @@ pub async fn media(
     };
     let name = format!("{}.webm", rec.name);
     let download = q.download.is_some_and(|d| d != "0");
-    serve_part(&state, &rec, &key, name, "video/webm", &headers, download).await
+    serve::respond_made(
+        &state.storage,
+        &key,
+        &name,
+        "video/webm",
+        &headers,
+        download,
+    )
+    .await
 }
 
 /// `GET /api/v1/recordings/{id}/thumbnail`
@@ -374,5 +337,5 @@ pub async fn thumbnail(
         return Err(ApiError::not_found("thumbnail"));
     };
     let name = format!("{} - thumbnail.png", rec.name);
-    serve_part(&state, &rec, &key, name, "image/png", &headers, false).await
+    serve::respond_made(&state.storage, &key, &name, "image/png", &headers, false).await
 }

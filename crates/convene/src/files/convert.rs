@@ -213,9 +213,9 @@ impl Converter {
             Some(r) => r,
         };
         match result {
-            Ok(pages) => {
+            Ok((pages, first)) => {
                 let count = pages.len();
-                let thumbnail = self.thumbnail(&file, &pages).await;
+                let thumbnail = self.thumbnail(&file, &pages, first).await;
                 match self
                     .store
                     .finish_conversion(&claim, &pages, thumbnail.as_deref())
@@ -263,7 +263,7 @@ impl Converter {
         file: &FileRow,
         work: &Path,
         total: Arc<AtomicI64>,
-    ) -> Result<Vec<PageRow>, Stop> {
+    ) -> Result<(Vec<PageRow>, Option<Vec<u8>>), Stop> {
         let limits = self.limits;
         let budget = render::Budget {
             deadline: tokio::time::Instant::now() + limits.timeout,
@@ -271,7 +271,8 @@ impl Converter {
             memory: limits.memory,
         };
         if claim.kind == "image" {
-            return self.image_page(file).await;
+            // The original is the page; its thumbnail reads it from the storage.
+            return self.image_page(file).await.map(|pages| (pages, None));
         }
         if !self.tools.pdf {
             return Err(Stop::Fail(
@@ -318,6 +319,8 @@ impl Converter {
         }
         let prefix = format!("pages/{}", crate::secret::random_hex(16));
         let mut pages = Vec::with_capacity(rendered.len());
+        // Page 1's bytes, kept for the thumbnail (no read back from the storage).
+        let mut first = None;
         for (number, path) in rendered {
             let bytes = tokio::fs::read(&path)
                 .await
@@ -325,6 +328,9 @@ impl Converter {
             let (width, height) = render::png_size(&bytes)
                 .ok_or_else(|| Stop::Fail(format!("page {number} could not be rendered")))?;
             let key = format!("{prefix}/{number}.png");
+            if number == 1 {
+                first = Some(bytes.clone());
+            }
             if let Err(e) = self.storage.put(&key, bytes).await {
                 for page in &pages {
                     let page: &PageRow = page;
@@ -339,23 +345,32 @@ impl Converter {
                 storage_key: key,
             });
         }
-        Ok(pages)
+        Ok((pages, first))
     }
 
     /// The first page made small and stored (`thumbs/<random>.png`); None when it cannot
     /// be made (a picture too large to decode within the bound, a damaged one): the file
     /// is converted all the same and shows its icon.
-    async fn thumbnail(&self, file: &FileRow, pages: &[PageRow]) -> Option<String> {
+    /// `rendered`: the first page's bytes when the conversion has them at hand.
+    async fn thumbnail(
+        &self,
+        file: &FileRow,
+        pages: &[PageRow],
+        rendered: Option<Vec<u8>>,
+    ) -> Option<String> {
         let first = pages.iter().min_by_key(|p| p.number)?;
-        if first.storage_key == file.storage_key && file.size > MAX_THUMBNAIL_SOURCE {
-            return None;
-        }
-        let bytes = match self.storage.get(&first.storage_key).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(file = file.id, error = %format!("{e:#}"), "thumbnail: cannot read the first page");
+        let bytes = match rendered {
+            Some(bytes) => bytes,
+            None if first.storage_key == file.storage_key && file.size > MAX_THUMBNAIL_SOURCE => {
                 return None;
             }
+            None => match self.storage.get(&first.storage_key).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(file = file.id, error = %format!("{e:#}"), "thumbnail: cannot read the first page");
+                    return None;
+                }
+            },
         };
         let made = tokio::task::spawn_blocking(move || thumbnail::make(&bytes)).await;
         let png = match made {

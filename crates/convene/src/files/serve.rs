@@ -70,8 +70,66 @@ pub async fn respond(
     request: &HeaderMap,
     download: bool,
 ) -> Result<Response, ApiError> {
-    let size = file.size.max(0) as u64;
-    let etag = format!("\"{}\"", file.sha256);
+    let what = Served {
+        key: &file.storage_key,
+        name: &file.name,
+        content_type: &file.content_type,
+        size: file.size.max(0) as u64,
+        etag: format!("\"{}\"", file.sha256),
+    };
+    respond_with(storage, &what, request, download).await
+}
+
+/// What is served: a stored object, the name it is downloaded as, its type, size and ETag.
+pub struct Served<'a> {
+    pub key: &'a str,
+    pub name: &'a str,
+    pub content_type: &'a str,
+    pub size: u64,
+    pub etag: String,
+}
+
+/// An object the server made (a page, a thumbnail, a recording): it never changes under
+/// its key, so the key's hash is its ETag; its size is asked of the storage (503 when
+/// this node cannot read the storage now, as for files).
+pub async fn respond_made(
+    storage: &SharedStorage,
+    key: &str,
+    name: &str,
+    content_type: &str,
+    request: &HeaderMap,
+    download: bool,
+) -> Result<Response, ApiError> {
+    use object_store::ObjectStoreExt;
+    use sha2::{Digest, Sha256};
+    let meta = storage
+        .object_store()
+        .head(&object_store::path::Path::from(key))
+        .await
+        .map_err(|e| {
+            tracing::warn!(key, error = %e, "cannot read a stored object");
+            ApiError::unavailable(
+                "this cannot be read from the shared storage on this server right now",
+            )
+        })?;
+    let what = Served {
+        key,
+        name,
+        content_type,
+        size: meta.size,
+        etag: format!("\"{}\"", hex::encode(Sha256::digest(key.as_bytes()))),
+    };
+    respond_with(storage, &what, request, download).await
+}
+
+async fn respond_with(
+    storage: &SharedStorage,
+    file: &Served<'_>,
+    request: &HeaderMap,
+    download: bool,
+) -> Result<Response, ApiError> {
+    let size = file.size;
+    let etag = file.etag.clone();
     let header_str = |name| {
         request
             .get(name)
@@ -122,21 +180,21 @@ pub async fn respond(
         Body::empty()
     } else {
         let ask = (status == StatusCode::PARTIAL_CONTENT).then(|| range.clone());
-        match area::read(storage, &file.storage_key, ask).await {
+        match area::read(storage, file.key, ask).await {
             Ok(stream) => Body::from_stream(stream),
             Err(e) => {
-                tracing::warn!(file = file.id, error = %e, "cannot read a file from the storage");
+                tracing::warn!(key = file.key, error = %e, "cannot read a file from the storage");
                 return Err(ApiError::unavailable(
                     "this file cannot be read from the shared storage on this server right now",
                 ));
             }
         }
     };
-    let inline = !download && kinds::inline_ok(&file.content_type);
+    let inline = !download && kinds::inline_ok(file.content_type);
     let disposition =
-        names::content_disposition(if inline { "inline" } else { "attachment" }, &file.name);
+        names::content_disposition(if inline { "inline" } else { "attachment" }, file.name);
     let value = |s: &str| HeaderValue::from_str(s).map_err(ApiError::internal);
-    headers.insert(header::CONTENT_TYPE, value(&file.content_type)?);
+    headers.insert(header::CONTENT_TYPE, value(file.content_type)?);
     headers.insert(header::CONTENT_LENGTH, (range.end - range.start).into());
     headers.insert(header::CONTENT_DISPOSITION, value(&disposition)?);
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));

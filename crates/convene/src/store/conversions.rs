@@ -8,7 +8,7 @@
 //! claim's fencing token: only the current claim may record progress or finish.
 
 use super::files::{FILE_COLUMNS, file_from_row};
-use super::{Dialect, FileRow, Store};
+use super::{FileRow, Store};
 use sqlx::Row;
 
 /// A job this node claimed.
@@ -92,11 +92,7 @@ impl Store {
         office: bool,
         office_wait_ms: i64,
     ) -> sqlx::Result<Option<Claim>> {
-        let lock = match self.dialect() {
-            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
-        };
-        let sql = self.sql(CLAIM).replace("LOCK_CLAUSE", lock);
+        let sql = self.claim_sql(CLAIM);
         let row = sqlx::query(&sql)
             .bind(node)
             .bind(lease_ms)

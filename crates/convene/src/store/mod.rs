@@ -155,6 +155,17 @@ impl Store {
         }
     }
 
+    /// A job-claiming statement with `LOCK_CLAUSE` filled in: on PostgreSQL the candidate
+    /// row is locked with `FOR UPDATE SKIP LOCKED`, so nodes claiming at once take
+    /// different jobs; SQLite runs the one statement under its write lock anyway.
+    pub(crate) fn claim_sql(&self, text: &'static str) -> String {
+        let lock = match self.dialect {
+            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        self.sql(text).replace("LOCK_CLAUSE", lock)
+    }
+
     /// The database clock, in milliseconds since the epoch.
     pub async fn now_ms(&self) -> sqlx::Result<i64> {
         let row = sqlx::query(&self.sql("SELECT NOW_MS AS now"))

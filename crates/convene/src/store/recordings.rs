@@ -2,7 +2,7 @@
 //! any node may take, fenced by `attempts`, as conversions are) and playback
 //! (`recordings` does the work; migration 11 says what each status means).
 
-use super::{Dialect, Store};
+use super::Store;
 use crate::ids::{RoomId, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -251,11 +251,7 @@ impl Store {
         lease_ms: i64,
         stale_ms: i64,
     ) -> sqlx::Result<Option<RecordingClaim>> {
-        let lock = match self.dialect() {
-            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
-        };
-        let sql = self.sql(CLAIM).replace("LOCK_CLAUSE", lock);
+        let sql = self.claim_sql(CLAIM);
         let row = sqlx::query(&sql)
             .bind(node)
             .bind(lease_ms)
