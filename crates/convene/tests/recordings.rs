@@ -214,11 +214,17 @@ async fn two_browsers_are_recorded_and_the_file_plays_back_with_ranges() {
         (probed - recorded).abs() <= 2.0,
         "ffprobe: {probed} s of {recorded} s"
     );
-    // Chromium's fake camera is a green picture: the middle of the recording shows it.
-    let [r, g, b] = frame_colour(&file, probed / 2.0);
+    // Chromium's fake camera is a green picture: the middle of the recording shows it
+    // (a frame of the middle half: under load a layer switch can leave a short black gap).
+    let colours: Vec<[f64; 3]> = [0.3, 0.4, 0.5, 0.6, 0.7]
+        .iter()
+        .map(|at| frame_colour(&file, probed * at))
+        .collect();
     assert!(
-        g > 50.0 && g > r + 20.0 && g > b + 20.0,
-        "not the camera's picture: {r} {g} {b}"
+        colours
+            .iter()
+            .any(|[r, g, b]| *g > 50.0 && *g > r + 20.0 && *g > b + 20.0),
+        "not the camera's picture: {colours:?}"
     );
     let (status, _, thumb) = fetch(&admin, done["thumbnail_url"].as_str().unwrap(), None).await;
     assert_eq!(status, 200);
