@@ -1,7 +1,7 @@
 //! Accounts through the REST API: sign-in and sessions, throttling, roles, user
 //! administration and the last-administrator rule. A real node on port 0, real HTTP.
 
-mod common;
+use crate::common;
 
 use common::{ADMIN_PASSWORD, TestNode};
 use serde_json::{Value, json};

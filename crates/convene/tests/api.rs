@@ -1,6 +1,6 @@
 //! The REST API end to end: a real node on port 0, real HTTP.
 
-mod common;
+use crate::common;
 
 use common::TestNode;
 use serde_json::{Value, json};

@@ -5,7 +5,7 @@
 //! router), and every `.route(…)` of `src/api/mod.rs` must be in that document: a new
 //! route without a row here fails `every_route_has_a_row`.
 
-mod common;
+use crate::common;
 
 use common::ws::Participant;
 use common::{Api, TestNode};
@@ -377,7 +377,8 @@ impl World {
 
     /// Starts a recording of `room` (once the last one has left `stopping`); its id.
     async fn start_recording(&self, room: i64) -> i64 {
-        common::eventually(10, || async {
+        // A previous recording of the room may still be stopping on a busy machine.
+        common::eventually(30, || async {
             let (status, rec) = self
                 .admin
                 .send(

@@ -2,7 +2,7 @@
 //! of participant, and the session of a deleted account against every REST operation.
 //! Real node, real sockets. The room is a presentation, so that presenters exist.
 
-mod common;
+use crate::common;
 
 use common::ws::Participant;
 use common::{Api, TestNode};

@@ -3,7 +3,7 @@
 //! a presentation's slides are under the ink, one PDF page a slide, and bad requests
 //! get a clear 4xx.
 
-mod common;
+use crate::common;
 
 use common::documents::{libreoffice, odp, poppler, settled, upload};
 use common::{Api, TestNode};

@@ -1,7 +1,7 @@
 //! The web UI in headless Chromium: two people sign in in two browsers, see the room
 //! list, enter the same room, see each other and chat.
 
-mod common;
+use crate::common;
 
 use common::TestNode;
 use common::browser::{Driver, enter_room, sign_in, wait_for, wait_for_text};

@@ -4,7 +4,7 @@
 //! gets the tools the moment a moderator allows drawing; a page reloaded shows
 //! the boards as they were.
 
-mod common;
+use crate::common;
 
 use common::TestNode;
 use common::browser::{Driver, enter_room, sign_in, wait_for};

@@ -1,7 +1,7 @@
 //! The web UI in a cluster: a browser signed in on one node follows its room to the
 //! node that hosts it, and follows it again, by itself, when that node is drained.
 
-mod common;
+use crate::common;
 
 use common::browser::{Driver, enter_room, sign_in, wait_for, wait_for_text};
 use common::cluster::Cluster;

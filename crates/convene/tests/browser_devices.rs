@@ -4,7 +4,7 @@
 //! not-found page; on a single node the cluster (Servers, "on node-1") is out of sight unless asked for, and
 //! deactivating the last server asks first.
 
-mod common;
+use crate::common;
 
 use common::browser::{Driver, enter_room, pass_device_check, sign_in, wait_for, wait_for_text};
 use common::{ADMIN_PASSWORD, TestNode};

@@ -2,7 +2,7 @@
 //! (XMLHttpRequest, one request each) and listed; a participant without the upload
 //! right sees them but no upload button.
 
-mod common;
+use crate::common;
 
 use common::TestNode;
 use common::browser::{Driver, enter_room, sign_in, wait_for, wait_for_text};

@@ -2,7 +2,7 @@
 //! the room lands the guest on the room's node; a waiting room where a moderator admits
 //! one guest and refuses another; a link that cannot be used says so.
 
-mod common;
+use crate::common;
 
 use common::TestNode;
 use common::browser::{Driver, enter_room, pass_device_check, sign_in, wait_for, wait_for_text};

@@ -2,7 +2,7 @@
 //! decode each other's video and receive each other's audio, on one node and through
 //! a two-node cluster; in a presentation room a plain participant cannot publish.
 
-mod common;
+use crate::common;
 
 use common::TestNode;
 use common::browser::{
@@ -10,10 +10,6 @@ use common::browser::{
     wait_for_text,
 };
 use std::time::Duration;
-
-/// Real WebRTC in four headless browsers at once starves two cores (ICE consent checks
-/// time out); these tests take turns.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn two_people_see_and_hear_each_other(base: &str, room: i64, driver: &mut Driver) {
     let ann = driver.browser().await;
@@ -36,7 +32,7 @@ async fn two_people_see_and_hear_each_other(base: &str, room: i64, driver: &mut 
 
 #[tokio::test]
 async fn two_browsers_exchange_audio_and_video() {
-    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
+    let _one_at_a_time = common::browser::media_turn().await;
     let Some(mut driver) = Driver::start().await else {
         return;
     };
@@ -49,7 +45,7 @@ async fn two_browsers_exchange_audio_and_video() {
 
 #[tokio::test]
 async fn media_goes_to_the_rooms_node_in_a_cluster() {
-    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
+    let _one_at_a_time = common::browser::media_turn().await;
     let Some(mut driver) = Driver::start().await else {
         return;
     };
@@ -100,7 +96,7 @@ async fn media_goes_to_the_rooms_node_in_a_cluster() {
 
 #[tokio::test]
 async fn a_plain_participant_cannot_publish_in_a_presentation() {
-    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
+    let _one_at_a_time = common::browser::media_turn().await;
     let Some(mut driver) = Driver::start().await else {
         return;
     };
@@ -139,7 +135,7 @@ async fn a_plain_participant_cannot_publish_in_a_presentation() {
 
 #[tokio::test]
 async fn a_screen_share_reaches_the_other_participant() {
-    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
+    let _one_at_a_time = common::browser::media_turn().await;
     let Some(mut driver) = Driver::start().await else {
         return;
     };

@@ -5,7 +5,7 @@
 //! context (camera and microphone allowed); a second browser on 127.0.0.1 meets it, and
 //! each decodes the other's video and receives the other's audio.
 
-mod common;
+use crate::common;
 
 use common::browser::{
     Driver, enter_room, pass_device_check, sign_in, turn_on_camera_and_microphone, wait_for,
@@ -54,6 +54,7 @@ async fn start_node(scheme: &str, extra: &[&str]) -> (TempDir, Serve, Api, Strin
 
 #[tokio::test]
 async fn a_browser_on_another_address_enters_over_self_signed_https() {
+    let _turn = common::browser::media_turn().await;
     let Some(driver) = Driver::start().await else {
         return;
     };
@@ -131,6 +132,7 @@ async fn a_browser_on_another_address_enters_over_self_signed_https() {
 /// every loopback address as secure, so that refusal itself is not shown here.
 #[tokio::test]
 async fn a_browser_on_another_address_enters_over_plain_http_and_sees_and_hears() {
+    let _turn = common::browser::media_turn().await;
     let Some(driver) = Driver::start().await else {
         return;
     };

@@ -2,7 +2,7 @@
 //! under My rooms, enters it as its moderator) and cannot open Users; a password changed on
 //! the profile page ends the account's other sessions, live room included.
 
-mod common;
+use crate::common;
 
 use common::TestNode;
 use common::browser::{Driver, enter_room, sign_in, wait_for, wait_for_text};

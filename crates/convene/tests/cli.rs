@@ -1,7 +1,7 @@
 //! The `convene` binary itself: zero-configuration start, settings errors, SIGTERM,
 //! and the user commands on the same database.
 
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 use std::process::{Command, Stdio};

@@ -2,7 +2,7 @@
 //! `convene` nodes on loopback ports. The first test replays the seed's "Ensure
 //! everything works as expected".
 
-mod common;
+use crate::common;
 
 use common::cluster::Cluster;
 use common::ws::Participant;

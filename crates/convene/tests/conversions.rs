@@ -2,7 +2,7 @@
 //! (skipped with a reason when missing, failing under `CONVENE_TEST_REQUIRE=all`), the
 //! pages on the shared storage, one claimer per job across a PostgreSQL cluster.
 
-mod common;
+use crate::common;
 
 use common::cluster::{Cluster, NodeProc};
 use common::{Api, TestNode, eventually, test_settings};
@@ -422,7 +422,7 @@ async fn a_document_uploaded_on_one_node_is_converted_once_and_served_by_another
 }
 
 /// For `docs/benchmarks.md`: a 20-page PDF and a 20-slide presentation at the default
-/// resolution (`cargo test --test conversions -- --ignored --nocapture`).
+/// resolution (`cargo test --test suite conversions:: -- --ignored --nocapture`).
 #[tokio::test]
 #[ignore]
 async fn conversion_timings() {

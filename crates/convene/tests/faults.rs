@@ -3,7 +3,7 @@
 //! what an operator would: no room served by two nodes for longer than the lease plus
 //! a second, no acknowledged chat message lost, and convergence by itself.
 
-mod common;
+use crate::common;
 
 use common::cluster::Cluster;
 use common::faults::{RoamLog, Roamer, TcpProxy, assert_no_acked_chat_lost, longest_split};

@@ -2,7 +2,7 @@
 //! real multipart uploads over sockets, the bytes on a real storage (a local folder,
 //! and S3 through moto), metadata in SQLite or PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::cluster::{Cluster, NodeProc};
 use common::s3::{CREDENTIALS, start_moto};

@@ -3,7 +3,7 @@
 //! refused; `convene user add` before the first `serve` still leaves an administrator;
 //! `convene check` passes on a healthy running node.
 
-mod common;
+use crate::common;
 
 use common::net::free_port;
 use common::tls::{Serve, insecure_client};

@@ -2,7 +2,7 @@
 //! full get 503 `busy` with Retry-After, never "wrong password", and are not counted
 //! toward throttling.
 
-mod common;
+use crate::common;
 
 use common::TestNode;
 use serde_json::json;

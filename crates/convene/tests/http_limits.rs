@@ -2,7 +2,7 @@
 //! connection caps under the file limit, and a bounded shutdown, as an operator or an
 //! attacker would meet them.
 
-mod common;
+use crate::common;
 
 use common::net::{ServeProc, closed_within, connect_from, get, metric, raise_own_file_limit};
 use common::{ADMIN_PASSWORD, TestNode, eventually, test_settings};

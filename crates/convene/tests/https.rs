@@ -4,7 +4,7 @@
 //! HSTS, and a client that never completes a handshake loses its connection after
 //! the header timeout.
 
-mod common;
+use crate::common;
 
 use common::ADMIN_PASSWORD;
 use common::net::closed_within;

@@ -1,7 +1,7 @@
 //! Invitations and guests, through the API and real WebSockets (the waiting room:
 //! `waiting_room.rs`).
 
-mod common;
+use crate::common;
 
 use common::invites::{code, connect, guest, invite, redeem, room_with, token};
 use common::{Api, TestNode, eventually};

@@ -2,7 +2,7 @@
 //! declared only once a lease ran out, a dead node's renewal refused, assignments valid
 //! only under their host's epoch, and placement moving a room off a dead host.
 
-mod common;
+use crate::common;
 
 use convene::cluster::placement::{Judge, PlacementError, host_for_room};
 use convene::ids::{NodeId, RoomId};

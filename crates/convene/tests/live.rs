@@ -1,6 +1,6 @@
 //! Live rooms end to end: real WebSocket clients on a real node.
 
-mod common;
+use crate::common;
 
 use common::ws::Participant;
 use common::{TestNode, eventually};

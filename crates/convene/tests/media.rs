@@ -1,7 +1,7 @@
 //! Media through a real node: str0m clients on real UDP sockets, signalling over the
 //! room's WebSocket, and the room rules for publishing.
 
-mod common;
+use crate::common;
 
 use common::rtc::RtcClient;
 use common::ws::Participant;

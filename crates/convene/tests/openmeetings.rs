@@ -2,9 +2,8 @@
 //! (reference §7.1) with its exact encodings, on one node (SQLite) and in a two-node cluster
 //! (PostgreSQL), the hash opened in headless Chromium.
 
-mod common;
-#[path = "common/om.rs"]
-mod om;
+use crate::common;
+use crate::common::om;
 
 use common::TestNode;
 use common::browser::{Driver, wait_for};

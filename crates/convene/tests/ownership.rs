@@ -1,7 +1,7 @@
 //! Who owns a room and what that gives (issue 8's organiser role), through the API and
 //! live in the room. Real node, real HTTP and WebSocket.
 
-mod common;
+use crate::common;
 
 use common::TestNode;
 use serde_json::{Value, json};

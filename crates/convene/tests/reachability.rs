@@ -4,7 +4,7 @@
 //! headers count only with `trust_forwarded_for`; a bad Host is refused, never a 500;
 //! a cluster node without `public_url` does not start.
 
-mod common;
+use crate::common;
 
 use common::net::{connect_from, free_port, read_response};
 use common::tls::{Serve, insecure_client};

@@ -1,7 +1,7 @@
 //! `/readyz` tells when a long-running task does not work, names it, and recovers
 //! once its supervisor has restarted it; `/metrics` counts the restarts.
 
-mod common;
+use crate::common;
 
 use common::{TestNode, eventually};
 use convene::health::Health;

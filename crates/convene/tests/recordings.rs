@@ -3,7 +3,7 @@
 //! that length, shows the camera's picture in its middle, plays back with ranges; a
 //! room with nobody publishing still gives a valid recording; bad requests get 4xx.
 
-mod common;
+use crate::common;
 
 use common::browser::{
     Driver, enter_room, sign_in, turn_on_camera_and_microphone, wait_for, wait_for_media,
@@ -12,9 +12,6 @@ use common::{Api, TestNode, eventually};
 use serde_json::{Value, json};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// The browser tests one at a time: two Chromiums each, with fake media, on 2 cores.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn ffmpeg() -> bool {
     common::require(
@@ -132,7 +129,7 @@ async fn two_browsers_are_recorded_and_the_file_plays_back_with_ranges() {
     if !ffmpeg() {
         return;
     }
-    let _one = ONE_AT_A_TIME.lock().await;
+    let _one = common::browser::media_turn().await;
     let Some(mut driver) = Driver::start().await else {
         return;
     };
@@ -338,7 +335,7 @@ async fn a_recording_survives_kill_9_of_its_node_and_plays_back_through_the_othe
     if !ffmpeg() {
         return;
     }
-    let _one = ONE_AT_A_TIME.lock().await;
+    let _one = common::browser::media_turn().await;
     let Some(mut driver) = Driver::start().await else {
         return;
     };
@@ -394,10 +391,17 @@ async fn a_recording_survives_kill_9_of_its_node_and_plays_back_through_the_othe
         "{streams:?}"
     );
     assert!((7.0..=13.0).contains(&probed), "{probed}");
-    let [r, g, b] = frame_colour(&file, probed / 2.0);
+    // A frame of the middle half shows the camera (a layer switch under load can leave a
+    // short dark gap; see the first test).
+    let colours: Vec<[f64; 3]> = [0.3, 0.4, 0.5, 0.6, 0.7]
+        .iter()
+        .map(|at| frame_colour(&file, probed * at))
+        .collect();
     assert!(
-        g > 50.0 && g > r + 20.0 && g > b + 20.0,
-        "the camera's picture: {r} {g} {b}"
+        colours
+            .iter()
+            .any(|[r, g, b]| *g > 50.0 && *g > r + 20.0 && *g > b + 20.0),
+        "not the camera's picture: {colours:?}"
     );
 }
 

@@ -2,7 +2,7 @@
 //! member removed from a private room, a room made private, a moderator removed, an
 //! administrator demoted, a password changed, an account deleted.
 
-mod common;
+use crate::common;
 
 use common::{Api, TestNode};
 use serde_json::json;

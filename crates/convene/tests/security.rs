@@ -2,7 +2,7 @@
 //! CSRF from another port of the same host, NUL bytes on both databases, and the
 //! headers of authenticated JSON answers.
 
-mod common;
+use crate::common;
 
 use common::{ADMIN_PASSWORD, TestNode};
 use serde_json::{Value, json};

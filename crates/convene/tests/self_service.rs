@@ -2,7 +2,7 @@
 //! forcing a password; logins unique and matched without regard to case (also on an
 //! install that already holds logins differing only in case).
 
-mod common;
+use crate::common;
 
 use common::{Api, TestNode, test_settings};
 use convene::store::Store;

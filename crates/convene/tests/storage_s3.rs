@@ -2,7 +2,7 @@
 //! claims the bucket, reports it healthy, and `convene check` recognises it; a node
 //! pointed at another bucket is flagged.
 
-mod common;
+use crate::common;
 
 use common::cluster::NodeProc;
 use common::s3::{CREDENTIALS, start_moto};

@@ -1,7 +1,7 @@
 //! The store against both databases: the same suite on SQLite and on a throwaway
 //! PostgreSQL.
 
-mod common;
+use crate::common;
 
 use convene::cluster::placement::{Judge, host_for_room};
 use convene::ids::{ConnectionId, NodeId, RoomId, UserId};

@@ -1,7 +1,7 @@
 //! The waiting room: moderators admit or refuse those who wait, over real WebSockets, on
 //! one node and across a two-node cluster.
 
-mod common;
+use crate::common;
 
 use common::cluster::Cluster;
 use common::invites::{code, connect, guest, invite, room_with, token};

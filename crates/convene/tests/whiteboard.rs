@@ -4,7 +4,7 @@
 //! they were for a late joiner, after a restart (snapshot plus log) and after the
 //! room's node was killed and the room re-placed.
 
-mod common;
+use crate::common;
 
 use common::cluster::Cluster;
 use common::documents::{pdf, poppler, settled, upload};

@@ -2,7 +2,7 @@
 //! TCP connection shut, its row gone, the others told; a reading participant still
 //! gets every frame in order, and a clean close when kicked.
 
-mod common;
+use crate::common;
 
 use common::{Api, TestNode, eventually};
 use convene::Settings;

@@ -263,3 +263,11 @@ pub async fn wait_for_media(c: &Client, who: &str) -> serde_json::Value {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+/// Real WebRTC in four headless browsers at once starves two cores (ICE consent checks
+/// time out): the tests whose browsers send media take turns, across every module of
+/// the test binary.
+pub async fn media_turn() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}

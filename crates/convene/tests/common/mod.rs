@@ -8,6 +8,7 @@ pub mod documents;
 pub mod faults;
 pub mod invites;
 pub mod net;
+pub mod om;
 pub mod pg;
 pub mod rtc;
 pub mod s3;
