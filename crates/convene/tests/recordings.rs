@@ -124,6 +124,21 @@ fn frame_colour(path: &std::path::Path, at: f64) -> [f64; 3] {
     sum.map(|s| s / n)
 }
 
+/// Chromium's fake camera is a green picture: a frame of the middle half of a recording
+/// `secs` long shows it (under load a layer switch can leave a short dark gap).
+fn assert_camera_in_the_middle(file: &std::path::Path, secs: f64) {
+    let colours: Vec<[f64; 3]> = [0.3, 0.4, 0.5, 0.6, 0.7]
+        .iter()
+        .map(|at| frame_colour(file, secs * at))
+        .collect();
+    assert!(
+        colours
+            .iter()
+            .any(|[r, g, b]| *g > 50.0 && *g > r + 20.0 && *g > b + 20.0),
+        "not the camera's picture: {colours:?}"
+    );
+}
+
 #[tokio::test]
 async fn two_browsers_are_recorded_and_the_file_plays_back_with_ranges() {
     if !ffmpeg() {
@@ -211,18 +226,7 @@ async fn two_browsers_are_recorded_and_the_file_plays_back_with_ranges() {
         (probed - recorded).abs() <= 2.0,
         "ffprobe: {probed} s of {recorded} s"
     );
-    // Chromium's fake camera is a green picture: the middle of the recording shows it
-    // (a frame of the middle half: under load a layer switch can leave a short black gap).
-    let colours: Vec<[f64; 3]> = [0.3, 0.4, 0.5, 0.6, 0.7]
-        .iter()
-        .map(|at| frame_colour(&file, probed * at))
-        .collect();
-    assert!(
-        colours
-            .iter()
-            .any(|[r, g, b]| *g > 50.0 && *g > r + 20.0 && *g > b + 20.0),
-        "not the camera's picture: {colours:?}"
-    );
+    assert_camera_in_the_middle(&file, probed);
     let (status, _, thumb) = fetch(&admin, done["thumbnail_url"].as_str().unwrap(), None).await;
     assert_eq!(status, 200);
     assert!(thumb.starts_with(b"\x89PNG"));
@@ -391,18 +395,7 @@ async fn a_recording_survives_kill_9_of_its_node_and_plays_back_through_the_othe
         "{streams:?}"
     );
     assert!((7.0..=13.0).contains(&probed), "{probed}");
-    // A frame of the middle half shows the camera (a layer switch under load can leave a
-    // short dark gap; see the first test).
-    let colours: Vec<[f64; 3]> = [0.3, 0.4, 0.5, 0.6, 0.7]
-        .iter()
-        .map(|at| frame_colour(&file, probed * at))
-        .collect();
-    assert!(
-        colours
-            .iter()
-            .any(|[r, g, b]| *g > 50.0 && *g > r + 20.0 && *g > b + 20.0),
-        "not the camera's picture: {colours:?}"
-    );
+    assert_camera_in_the_middle(&file, probed);
 }
 
 /// The room's setting: `forbidden` refuses starting; `automatic` records from the
